@@ -1,0 +1,5 @@
+export { storeSuite } from './store-suite.js';
+export { lockerSuite, type LockerSuiteOptions } from './locker-suite.js';
+export { serializerSuite, portableSession, type SerializerSuiteOptions } from './serializer-suite.js';
+export { generatorSuite, hostileIds, type GeneratorSuiteOptions } from './generator-suite.js';
+export { freshId, serviceUnavailable, type SuiteOptions } from './common.js';

@@ -1,0 +1,71 @@
+/**
+ * Every error tied throws on purpose is one of these classes, each with a stable `code` that callers
+ * can switch on without `instanceof` (which breaks across duplicated installs).
+ */
+export abstract class TiedError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class SessionNotFoundError extends TiedError {
+  readonly code = 'ERR_SESSION_NOT_FOUND';
+  constructor(readonly sessionId: string, options?: ErrorOptions) {
+    // The Perl message, so code that greps for it keeps working.
+    super(`Object does not exist in the data store: ${sessionId}`, options);
+  }
+}
+
+export class SessionExistsError extends TiedError {
+  readonly code = 'ERR_SESSION_EXISTS';
+  constructor(readonly sessionId: string, options?: ErrorOptions) {
+    super(`A session with this id already exists in the data store: ${sessionId}`, options);
+  }
+}
+
+export class InvalidSessionIdError extends TiedError {
+  readonly code = 'ERR_INVALID_SESSION_ID';
+}
+
+export class LockTimeoutError extends TiedError {
+  readonly code = 'ERR_LOCK_TIMEOUT';
+  constructor(readonly sessionId: string, readonly timeout: number, options?: ErrorOptions) {
+    super(`Timed out after ${timeout} ms waiting for the lock of session ${sessionId}`, options);
+  }
+}
+
+export class SessionCorruptError extends TiedError {
+  readonly code = 'ERR_SESSION_CORRUPT';
+}
+
+export class SerializationError extends TiedError {
+  readonly code = 'ERR_SERIALIZATION';
+}
+
+export class SessionTooLargeError extends TiedError {
+  readonly code = 'ERR_SESSION_TOO_LARGE';
+  constructor(readonly size: number, readonly limit: number, where: string, options?: ErrorOptions) {
+    super(`Session of ${size} bytes does not fit ${where} (at most ${limit} bytes); nothing was written`, options);
+  }
+}
+
+export class SessionReleasedError extends TiedError {
+  readonly code = 'ERR_SESSION_RELEASED';
+  constructor(readonly sessionId: string) {
+    super(`Session ${sessionId} was released; open it again to use it`);
+  }
+}
+
+export class ReadonlySessionError extends TiedError {
+  readonly code = 'ERR_SESSION_READONLY';
+  constructor(readonly sessionId: string) {
+    super(`Session ${sessionId} was opened readonly and cannot be changed`);
+  }
+}
+
+/** What an aborted wait rejects with: the signal's reason, as fetch and timers/promises do. */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}

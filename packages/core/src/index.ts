@@ -1,0 +1,21 @@
+export type {
+  AcquireOptions,
+  FusedAccess,
+  Generator,
+  Lock,
+  LockMode,
+  Locker,
+  LockerCapabilities,
+  Payload,
+  Serializer,
+  Store,
+  StoreCapabilities,
+  StoredSession,
+  StoredSessionInfo,
+} from './roles.js';
+export * from './errors.js';
+export { tied, touch, type OpenOptions, type Session, type SessionData, type SessionHandle, type SessionParts } from './session.js';
+export { defineSession, type Flavor } from './flavor.js';
+export { memoryStore } from './memory-store.js';
+export { nullLocker } from './null-locker.js';
+export { memoryLocker } from './memory-locker.js';

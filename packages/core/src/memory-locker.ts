@@ -1,0 +1,101 @@
+import type { AcquireOptions, Lock, LockMode, Locker } from './roles.js';
+import { LockTimeoutError, abortReason } from './errors.js';
+
+interface Waiter {
+  readonly mode: LockMode;
+  grant(): void;
+}
+
+/** The holders and the FIFO queue of one id. */
+interface Slot {
+  readers: number;
+  writer: boolean;
+  readonly queue: Waiter[];
+}
+
+/**
+ * An in-process readers–writer lock per id. Waiters are served first come, first served: a read
+ * that arrives after a waiting write waits behind it, so a stream of readers cannot starve writers.
+ */
+export function memoryLocker(): Locker {
+  const slots = new Map<string, Slot>();
+
+  const compatible = (slot: Slot, mode: LockMode) =>
+    mode === 'read' ? !slot.writer : !slot.writer && slot.readers === 0;
+
+  const take = (slot: Slot, mode: LockMode) => {
+    if (mode === 'read') slot.readers++;
+    else slot.writer = true;
+  };
+
+  // Grants waiters from the head of the queue while they are compatible with the holders.
+  const drain = (id: string, slot: Slot) => {
+    while (slot.queue.length > 0 && compatible(slot, slot.queue[0]!.mode)) {
+      const waiter = slot.queue.shift()!;
+      take(slot, waiter.mode);
+      waiter.grant();
+    }
+    if (slot.readers === 0 && !slot.writer && slot.queue.length === 0) slots.delete(id);
+  };
+
+  const holdLock = (id: string, mode: LockMode, slot: Slot): Lock => {
+    let held = true;
+    return {
+      id,
+      mode,
+      async release() {
+        if (!held) return;
+        held = false;
+        if (mode === 'read') slot.readers--;
+        else slot.writer = false;
+        drain(id, slot);
+      },
+    };
+  };
+
+  return {
+    name: 'memory',
+    capabilities: { sharedReads: true, crossProcess: false, excludes: true },
+    acquire(id: string, mode: LockMode, options: AcquireOptions = {}): Promise<Lock> {
+      const { timeout, signal } = options;
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+      let slot = slots.get(id);
+      if (!slot) {
+        slot = { readers: 0, writer: false, queue: [] };
+        slots.set(id, slot);
+      }
+      if (slot.queue.length === 0 && compatible(slot, mode)) {
+        take(slot, mode);
+        return Promise.resolve(holdLock(id, mode, slot));
+      }
+      const waitingSlot = slot;
+      return new Promise<Lock>((resolve, reject) => {
+        let timer: NodeJS.Timeout | undefined;
+        const giveUp = (reason: unknown) => {
+          const index = waitingSlot.queue.indexOf(waiter);
+          if (index < 0) return;
+          waitingSlot.queue.splice(index, 1);
+          cleanup();
+          reject(reason);
+          // A write leaving the head of the queue may unblock the reads behind it.
+          drain(id, waitingSlot);
+        };
+        const onAbort = () => giveUp(abortReason(signal!));
+        const cleanup = () => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        };
+        const waiter: Waiter = {
+          mode,
+          grant: () => {
+            cleanup();
+            resolve(holdLock(id, mode, waitingSlot));
+          },
+        };
+        waitingSlot.queue.push(waiter);
+        if (timeout !== undefined) timer = setTimeout(() => giveUp(new LockTimeoutError(id, timeout)), timeout);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+  };
+}

@@ -1,0 +1,13 @@
+import type { Locker } from './roles.js';
+
+/** Locks nothing: Perl's Lock::Null. For single-user scripts and read-mostly caches only. */
+export function nullLocker(): Locker {
+  return {
+    name: 'null',
+    capabilities: { sharedReads: true, crossProcess: false, excludes: false },
+    async acquire(id, mode, options = {}) {
+      options.signal?.throwIfAborted();
+      return { id, mode, release: async () => {} };
+    },
+  };
+}

@@ -1,0 +1,3 @@
+export { nanoid } from './nanoid.js';
+export { hex } from './hex.js';
+export { uuid } from './uuid.js';

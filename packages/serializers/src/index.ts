@@ -1,0 +1,2 @@
+export { superjson } from './superjson.js';
+export { json } from './json.js';

@@ -1,0 +1,135 @@
+import {
+  defineSession,
+  nullLocker,
+  type Flavor,
+  type Generator,
+  type Locker,
+  type OpenOptions,
+  type Serializer,
+  type Store,
+} from '@tied/core';
+import { hex, nanoid, uuid } from '@tied/generators';
+import { json, superjson } from '@tied/serializers';
+import { processMemory } from './memory.js';
+
+/** The four roles by their Apache::Session::Flex argument names. */
+export interface FlexRoles {
+  store: Store;
+  lock: Locker;
+  generate: Generator;
+  serialize: Serializer;
+}
+export type FlexRole = keyof FlexRoles;
+
+/** Everything `openSession` takes: part names, the parts' own arguments, and open options. */
+export interface FlexArgs extends OpenOptions {
+  store?: string;
+  lock?: string;
+  generate?: string;
+  serialize?: string;
+  [partArgument: string]: unknown;
+}
+
+/** Makes a part from the Flex arguments (e.g. `{ pool }`, `{ directory }`). May load a driver lazily. */
+export type PartFactory<R extends FlexRole> = (args: Record<string, unknown>) => FlexRoles[R] | Promise<FlexRoles[R]>;
+
+const registry: { [R in FlexRole]: Map<string, PartFactory<R>> } = {
+  store: new Map(),
+  lock: new Map(),
+  generate: new Map(),
+  serialize: new Map(),
+};
+
+/** Adds a part under a name (case-insensitive) that `openSession(id, { [role]: name })` can use. */
+export function registerPart<R extends FlexRole>(role: R, name: string, factory: PartFactory<R>): void {
+  if (!(role in registry)) throw new TypeError(`Unknown Flex role "${role}"; expected one of ${Object.keys(registry).join(', ')}`);
+  (registry[role] as Map<string, PartFactory<R>>).set(name.toLowerCase(), factory);
+}
+
+const OPEN_OPTION_NAMES = new Set(['transaction', 'readonly', 'lockTimeout', 'signal', 'changeDetection', 'maxAge']);
+const ROLE_NAMES = new Set<string>(['store', 'lock', 'generate', 'serialize']);
+
+/** Which names `openSession` uses for a role the caller did not name. */
+const DEFAULT_NAMES = { generate: 'Nanoid', serialize: 'SuperJSON' } as const;
+
+registerPart('store', 'Memory', () => processMemory.store);
+registerPart('lock', 'Memory', () => processMemory.locker);
+registerPart('lock', 'Null', () => nullLocker());
+registerPart('generate', 'Nanoid', (args) => nanoid({ size: args.size as number | undefined }));
+registerPart('generate', 'MD5', (args) => hex({ length: args.length as number | undefined }));
+registerPart('generate', 'Hex', (args) => hex({ length: args.length as number | undefined }));
+registerPart('generate', 'UUID', () => uuid());
+registerPart('serialize', 'SuperJSON', () => superjson());
+registerPart('serialize', 'JSON', () => json());
+
+/** Flavors built from Flex arguments are reused: parts hold pools and must not be made per open. */
+const flavorCache = new Map<string, Promise<Flavor>>();
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 0;
+
+function cacheKey(names: Record<FlexRole, string>, partArgs: Record<string, unknown>): string {
+  const args = Object.keys(partArgs).sort().map((key) => {
+    const value = partArgs[key];
+    if (typeof value === 'object' && value !== null || typeof value === 'function') {
+      let objectId = objectIds.get(value);
+      if (objectId === undefined) objectIds.set(value, objectId = nextObjectId++);
+      return [key, `#object${objectId}`];
+    }
+    return [key, value];
+  });
+  return JSON.stringify([names.store, names.lock, names.generate, names.serialize, args].map((v) => typeof v === 'string' ? v.toLowerCase() : v));
+}
+
+async function makePart<R extends FlexRole>(role: R, name: string, args: Record<string, unknown>): Promise<FlexRoles[R]> {
+  const factory = registry[role].get(name.toLowerCase()) as PartFactory<R> | undefined;
+  if (!factory) {
+    const known = [...registry[role].keys()].join(', ');
+    throw new TypeError(`No ${role} part named "${name}"; known: ${known} (registerPart adds your own)`);
+  }
+  return factory(args);
+}
+
+/** The flavor that Flex arguments name, built once and then reused. */
+export function flexFlavor(names: Record<FlexRole, string>, partArgs: Record<string, unknown>): Promise<Flavor> {
+  const key = cacheKey(names, partArgs);
+  let flavor = flavorCache.get(key);
+  if (!flavor) {
+    flavor = (async () => defineSession({
+      store: await makePart('store', names.store, partArgs),
+      locker: await makePart('lock', names.lock, partArgs),
+      generator: await makePart('generate', names.generate, partArgs),
+      serializer: await makePart('serialize', names.serialize, partArgs),
+    }))();
+    flavorCache.set(key, flavor);
+    flavor.catch(() => flavorCache.delete(key));
+  }
+  return flavor;
+}
+
+/** Splits Flex arguments into part names, the parts' own arguments, and open options. */
+export function splitFlexArgs(args: FlexArgs): { names: Partial<Record<FlexRole, string>>; partArgs: Record<string, unknown>; options: OpenOptions } {
+  const names: Partial<Record<FlexRole, string>> = {};
+  const partArgs: Record<string, unknown> = {};
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    if (value === undefined) continue;
+    if (ROLE_NAMES.has(key)) names[key as FlexRole] = String(value);
+    else if (OPEN_OPTION_NAMES.has(key)) options[key] = value;
+    else partArgs[key] = value;
+  }
+  return { names, partArgs, options: options as OpenOptions };
+}
+
+/**
+ * Names for the roles a caller left out: the store's namesake locker (File store → File lock), the
+ * nanoid generator and the superjson serializer.
+ */
+export function completeNames(names: Partial<Record<FlexRole, string>>, defaultStore: string): Record<FlexRole, string> {
+  const store = names.store ?? defaultStore;
+  return {
+    store,
+    lock: names.lock ?? store,
+    generate: names.generate ?? DEFAULT_NAMES.generate,
+    serialize: names.serialize ?? DEFAULT_NAMES.serialize,
+  };
+}
