@@ -106,16 +106,43 @@ export function flexFlavor(names: Record<FlexRole, string>, partArgs: Record<str
   return flavor;
 }
 
+/**
+ * Apache::Session's own argument names, accepted beside ours so a Perl configuration carries over.
+ * Perl passes a database handle for the store and another for the lock; tied's store and locker
+ * share one pool, so `Handle` and `LockHandle` both mean `pool` (and must then be the same pool).
+ */
+const PERL_ARGUMENT_NAMES: Readonly<Record<string, string>> = {
+  Store: 'store', Lock: 'lock', Generate: 'generate', Serialize: 'serialize',
+  Directory: 'directory', LockDirectory: 'lockDirectory', TableName: 'table', IDLength: 'length',
+  Transaction: 'transaction', Handle: 'pool', LockHandle: 'pool',
+};
+
+/** Our name for an argument, and its value (Perl's `Transaction => 1` is a boolean). */
+function ourArgument(key: string, value: unknown): [string, unknown] {
+  const name = PERL_ARGUMENT_NAMES[key];
+  if (name === undefined) return [key, value];
+  return [name, name === 'transaction' ? Boolean(value) : value];
+}
+
 /** Splits Flex arguments into part names, the parts' own arguments, and open options. */
 export function splitFlexArgs(args: FlexArgs): { names: Partial<Record<FlexRole, string>>; partArgs: Record<string, unknown>; options: OpenOptions } {
   const names: Partial<Record<FlexRole, string>> = {};
   const partArgs: Record<string, unknown> = {};
   const options: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(args)) {
-    if (value === undefined) continue;
-    if (ROLE_NAMES.has(key)) names[key as FlexRole] = String(value);
-    else if (OPEN_OPTION_NAMES.has(key)) options[key] = value;
-    else partArgs[key] = value;
+  const givenAs = new Map<string, string>();
+  for (const [givenKey, givenValue] of Object.entries(args)) {
+    if (givenValue === undefined) continue;
+    const [key, ourValue] = ourArgument(givenKey, givenValue);
+    const isRole = ROLE_NAMES.has(key);
+    const value = isRole ? String(ourValue) : ourValue;
+    const target: Record<string, unknown> = isRole ? names : OPEN_OPTION_NAMES.has(key) ? options : partArgs;
+    // Perl's name and ours for one argument (Directory and directory) must not disagree.
+    const earlier = givenAs.get(key);
+    if (earlier !== undefined && (isRole ? String(target[key]).toLowerCase() !== String(value).toLowerCase() : target[key] !== value)) {
+      throw new TypeError(`Flex arguments ${earlier} and ${givenKey} both set ${key}, to different values`);
+    }
+    givenAs.set(key, givenKey);
+    target[key] = value;
   }
   return { names, partArgs, options: options as OpenOptions };
 }
