@@ -4,6 +4,7 @@ import { completeNames, flexFlavor, splitFlexArgs, type FlexArgs } from './flex.
 export * from '@tied/core';
 export { registerPart, type FlexArgs, type FlexRole, type FlexRoles, type PartFactory } from './flex.js';
 export { MemorySession } from './memory.js';
+export { RedisSession } from './redis.js';
 
 /** The store `openSession` uses when no store is named. */
 const EMBEDDED_DEFAULT_STORE = 'Memory';

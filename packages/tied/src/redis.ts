@@ -1,0 +1,51 @@
+import type { Flavor, OpenOptions, Session, SessionData } from '@tied/core';
+import type { RedisClient } from '@tied/stores/redis';
+import { flexFlavor, registerPart, splitFlexArgs, type FlexArgs } from './flex.js';
+
+/** What `RedisSession.open` takes: the connection and the Redis parts' options, and open options. */
+export interface RedisSessionArgs extends OpenOptions {
+  /** An ioredis client you already have (tied never closes it); or `url`. */
+  client?: RedisClient;
+  /** tied connects to this url itself; `(await RedisSession.flavor({ url })).close()` quits. */
+  url?: string;
+  /** Before every key: `<prefix>{<id>}` and `<prefix>lock:{<id>}`. Default `tied:`. */
+  prefix?: string;
+  /** A session expires this many ms after its last write. Default: never. */
+  ttl?: number;
+  /** How long a dead holder's lock outlives it, in ms. Default 10,000. */
+  lease?: number;
+}
+
+const REDIS_PARTS = { store: 'Redis', lock: 'Redis', generate: 'Nanoid', serialize: 'SuperJSON' } as const;
+
+/** The Flex arguments as the Redis parts take them. */
+function connection(args: Record<string, unknown>) {
+  return { client: args.client as RedisClient | undefined, url: args.url as string | undefined, prefix: args.prefix as string | undefined };
+}
+
+// The driver is loaded when a Redis part is first made, so tied without ioredis installed still works.
+registerPart('store', 'Redis', async (args) => {
+  const { redisStore } = await import('@tied/stores/redis');
+  return redisStore({ ...connection(args), ttl: args.ttl as number | undefined });
+});
+registerPart('lock', 'Redis', async (args) => {
+  const { redisLocker } = await import('@tied/lockers/redis');
+  return redisLocker({ ...connection(args), lease: args.lease as number | undefined });
+});
+
+/**
+ * Sessions in Redis, leased locks, nanoid ids, superjson. Every open with the same client (or url)
+ * and options shares one set of parts, and a locked cycle costs 2 round trips.
+ */
+export const RedisSession = {
+  /** Opens the session `id`, or a new one when `id` is undefined. */
+  async open<T extends object = SessionData>(id: string | undefined, args: RedisSessionArgs): Promise<Session<T>> {
+    const { partArgs, options } = splitFlexArgs(args as FlexArgs);
+    const flavor = await flexFlavor(REDIS_PARTS, partArgs);
+    return flavor.open<T>(id, options);
+  },
+  /** The flavor `open` uses for these arguments (to reach its parts, or `close()` what a url opened). */
+  flavor(args: RedisSessionArgs): Promise<Flavor> {
+    return flexFlavor(REDIS_PARTS, splitFlexArgs(args as FlexArgs).partArgs);
+  },
+};
