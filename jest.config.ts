@@ -1,17 +1,16 @@
 import type { Config } from 'jest';
 
-// Tests run on the TypeScript sources (swc strips types, keeps ESM); `npm test` builds dist first
-// because child-process tests start plain Node scripts that import the built packages.
+// Tests run on the TypeScript sources (ts-jest transpiles each file as ESM; type-checking is done by
+// `tsc -p tsconfig.tests.json`, not here). `npm test` builds dist first because child-process tests
+// start plain Node scripts that import the built packages.
 const config: Config = {
   testEnvironment: 'node',
+  setupFiles: ['<rootDir>/jest.setup.js'],
   roots: ['<rootDir>/packages', '<rootDir>/bench'],
   testMatch: ['**/test/**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
-    '^.+\\.ts$': ['@swc/jest', {
-      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-      module: { type: 'es6' },
-    }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: 'tsconfig.tests.json' }],
   },
   moduleNameMapper: {
     '^@tied/(core|serializers|generators|conformance)$': '<rootDir>/packages/$1/src/index.ts',

@@ -1,10 +1,11 @@
 import SuperJSON from 'superjson';
-import type { Serializer } from '@tied/core';
+import { SerializationError, type Serializer } from '@tied/core';
 import { corruptJson, parseJsonSession, refuseUnstorable } from './json-text.js';
 
 /**
  * The default serializer: JSON text that keeps Date, Map, Set, BigInt, RegExp, undefined, shared
- * references and cycles (superjson's meta). Functions and symbols are refused, not dropped.
+ * references and cycles (superjson's meta). Functions and symbols are refused, not dropped; so are
+ * keys named `__proto__`, `constructor` or `prototype`, which superjson refuses at any depth.
  */
 export function superjson(): Serializer {
   return {
@@ -12,7 +13,11 @@ export function superjson(): Serializer {
     output: 'text',
     serialize(value) {
       refuseUnstorable(value, 'superjson', false);
-      return SuperJSON.stringify(value);
+      try {
+        return SuperJSON.stringify(value);
+      } catch (error) {
+        throw new SerializationError(`superjson cannot hold this session: ${(error as Error).message}`, { cause: error });
+      }
     },
     unserialize(data) {
       const parsed = parseJsonSession(data, 'superjson');
