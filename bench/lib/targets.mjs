@@ -1,0 +1,42 @@
+/**
+ * Everything the bench measures. `kind`: tied (a tied flavor), floor (raw driver calls with a
+ * lock, in the fewest round trips), peer (an express-session store through its Store API),
+ * perl (Apache::Session). Node targets are `targets/<id>.mjs`; Perl ones run apache-session.pl.
+ * `inProcess`: the data lives in one process's memory, so lost-update workers share one process.
+ */
+export const TARGETS = [
+  { id: 'tied-memory', label: 'tied MemorySession', backend: 'memory', kind: 'tied', runtime: 'node', inProcess: true },
+  { id: 'floor-memory', label: 'Map + JSON + mutex', backend: 'memory', kind: 'floor', runtime: 'node', inProcess: true },
+  { id: 'peer-memory', label: 'express-session MemoryStore', backend: 'memory', kind: 'peer', runtime: 'node', inProcess: true },
+
+  { id: 'tied-file', label: 'tied FileSession', backend: 'file', kind: 'tied', runtime: 'node' },
+  { id: 'apache-file', label: 'tied/apache File', backend: 'file', kind: 'tied', runtime: 'node' },
+  { id: 'floor-file', label: 'flock + read + rename', backend: 'file', kind: 'floor', runtime: 'node' },
+  { id: 'peer-file', label: 'session-file-store', backend: 'file', kind: 'peer', runtime: 'node' },
+  { id: 'perl-file', label: 'Apache::Session::File', backend: 'file', kind: 'perl', runtime: 'perl' },
+
+  { id: 'tied-mysql', label: 'tied MySQLSession', backend: 'mysql', kind: 'tied', runtime: 'node' },
+  { id: 'apache-mysql', label: 'tied/apache MySQL', backend: 'mysql', kind: 'tied', runtime: 'node' },
+  { id: 'floor-mysql', label: 'mysql2: GET_LOCK + SELECT / UPDATE + RELEASE_LOCK', backend: 'mysql', kind: 'floor', runtime: 'node' },
+  { id: 'peer-mysql', label: 'express-mysql-session', backend: 'mysql', kind: 'peer', runtime: 'node' },
+  { id: 'perl-mysql', label: 'Apache::Session::MySQL', backend: 'mysql', kind: 'perl', runtime: 'perl' },
+
+  { id: 'tied-postgres', label: 'tied PostgresSession', backend: 'postgres', kind: 'tied', runtime: 'node' },
+  { id: 'floor-postgres', label: 'pg: BEGIN + SELECT FOR UPDATE / UPDATE + COMMIT', backend: 'postgres', kind: 'floor', runtime: 'node' },
+  { id: 'peer-postgres', label: 'connect-pg-simple', backend: 'postgres', kind: 'peer', runtime: 'node' },
+
+  { id: 'tied-redis', label: 'tied RedisSession', backend: 'redis', kind: 'tied', runtime: 'node' },
+  { id: 'floor-redis', label: 'ioredis: SET NX + GET / SET + compare-and-delete', backend: 'redis', kind: 'floor', runtime: 'node' },
+  { id: 'peer-redis', label: 'connect-redis', backend: 'redis', kind: 'peer', runtime: 'node' },
+];
+
+export const BACKENDS = ['memory', 'file', 'mysql', 'postgres', 'redis'];
+export const KINDS = ['tied', 'floor', 'peer', 'perl'];
+
+/** Targets whose id, backend or kind is in `only` (all of them when `only` is empty). */
+export function selectTargets(only) {
+  if (only.length === 0) return TARGETS;
+  const unknown = only.filter((word) => !TARGETS.some((t) => t.id === word || t.backend === word || t.kind === word));
+  if (unknown.length > 0) throw new Error(`--only: no target, backend or kind named ${unknown.join(', ')}`);
+  return TARGETS.filter((t) => only.includes(t.id) || only.includes(t.backend) || only.includes(t.kind));
+}

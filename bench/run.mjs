@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// npm run bench: the cycle workload, lost updates and micro figures for tied, the raw-driver
+// floors, the express-session stores and Perl's Apache::Session. See bench/README.md.
+import { execFileSync } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cycleChart } from './lib/chart.mjs';
+import { WORKERS, lostUpdates } from './lib/lost-updates.mjs';
+import { markdownReport } from './lib/report.mjs';
+import { perlMissing, runMicro, runTask } from './lib/spawn.mjs';
+import { ratios, summarizeTarget } from './lib/stats.mjs';
+import { BACKENDS, selectTargets } from './lib/targets.mjs';
+import { SESSION_COUNT } from './lib/workload.mjs';
+
+const USAGE = `Usage: node bench/run.mjs [options]
+  --quick             a smoke check in under a minute (300 cycles, 1 round, 4 × 25 increments)
+  --cycles N          measured cycles per run (default 3000)
+  --warmup N          unmeasured cycles before them (default 500)
+  --rounds N          interleaved rounds (default 5)
+  --increments N      lost-update increments per process (default 250)
+  --only a,b          targets by id, backend or kind (tied-file, mysql, peer, ...)
+  --part a,b          cycle, lost-updates, micro (default: all three)
+  --results DIR       where the JSON and the SVG go (default bench/results)`;
+
+const PARTS = ['cycle', 'lost-updates', 'micro'];
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+function readOptions() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      cycles: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      increments: { type: 'string' },
+      only: { type: 'string', default: '' },
+      part: { type: 'string', default: PARTS.join(',') },
+      results: { type: 'string', default: join(BENCH_DIR, 'results') },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const count = (name, normal, quick) => {
+    const text = values[name];
+    if (text === undefined) return values.quick ? quick : normal;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} takes a whole number, not "${text}"`);
+    return n;
+  };
+  const list = (text) => text.split(',').map((word) => word.trim()).filter(Boolean);
+  const parts = list(values.part);
+  const unknownPart = parts.find((part) => !PARTS.includes(part));
+  if (unknownPart) throw new Error(`--part: unknown part "${unknownPart}"; parts are ${PARTS.join(', ')}`);
+  return {
+    quick: values.quick,
+    cycles: count('cycles', 3000, 300),
+    warmup: count('warmup', 500, 100),
+    rounds: Math.max(1, count('rounds', 5, 1)),
+    increments: count('increments', 250, 25),
+    workers: WORKERS,
+    sessions: SESSION_COUNT,
+    accessIterations: values.quick ? 1e6 : 1e7,
+    serializerIterations: values.quick ? 2000 : 20_000,
+    only: list(values.only),
+    parts,
+    results: values.results,
+    // Generous: a hung child (a lock never released) is killed and reported, not waited for.
+    timeoutMs: values.quick ? 60_000 : 300_000,
+  };
+}
+
+const progress = (line) => process.stderr.write(`${line}\n`);
+const describe = (answer) => answer.result ? 'ok' : answer.unavailable ? `not available: ${answer.unavailable}` : `error: ${answer.error.split('\n')[0]}`;
+
+function perlVersion() {
+  try {
+    return execFileSync('perl', ['-e', 'print substr($^V, 1)'], { encoding: 'utf8' });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Interleaved rounds: A B C … A B C …, each run a fresh process. */
+async function cycleRounds(targets, options, taskOptions, unavailable) {
+  const roundsById = new Map(targets.map((t) => [t.id, []]));
+  for (let round = 0; round < options.rounds; round++) {
+    for (const target of targets) {
+      if (unavailable.has(target.id)) {
+        roundsById.get(target.id)[round] = { unavailable: unavailable.get(target.id) };
+        continue;
+      }
+      const answer = await runTask(target, { op: 'cycle', cycles: options.cycles, warmup: options.warmup }, taskOptions);
+      if (answer.unavailable) unavailable.set(target.id, answer.unavailable);
+      roundsById.get(target.id)[round] = answer;
+      const figure = answer.result ? `${Math.round(answer.result.cyclesPerSecond)} cycles/s` : describe(answer);
+      progress(`cycle  round ${round + 1}/${options.rounds}  ${target.id.padEnd(15)} ${figure}`);
+    }
+  }
+  return roundsById;
+}
+
+async function lostUpdateRuns(targets, options, taskOptions, unavailable) {
+  const outcomes = new Map();
+  for (const target of targets) {
+    const answer = unavailable.has(target.id)
+      ? { unavailable: unavailable.get(target.id) }
+      : await lostUpdates(target, options.increments, taskOptions);
+    if (answer.unavailable) unavailable.set(target.id, answer.unavailable);
+    outcomes.set(target.id, answer);
+    progress(`lost updates  ${target.id.padEnd(15)} ${answer.result ? `${answer.result.final} / ${answer.result.expected}` : describe(answer)}`);
+  }
+  return outcomes;
+}
+
+async function main() {
+  const options = readOptions();
+  const targets = selectTargets(options.only);
+  const baseDir = join(os.tmpdir(), `tied-bench-${process.pid}`);
+  const taskOptions = { baseDir, timeoutMs: options.timeoutMs };
+  const unavailable = new Map();
+  for (const target of targets.filter((t) => t.runtime === 'perl')) {
+    const missing = await perlMissing(target);
+    if (missing) unavailable.set(target.id, missing);
+  }
+
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    perl: perlVersion(),
+    os: `${os.type()} ${os.release()}`,
+    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
+    cores: os.cpus().length,
+    options,
+  };
+  const report = { meta, targets };
+  try {
+    if (options.parts.includes('cycle')) {
+      const roundsById = await cycleRounds(targets, options, taskOptions, unavailable);
+      report.summaries = new Map(targets.map((t) => [t.id, summarizeTarget(roundsById.get(t.id))]));
+      report.ratioRows = ratios(targets, roundsById);
+      report.rounds = roundsById;
+    }
+    if (options.parts.includes('lost-updates')) {
+      report.lostUpdates = await lostUpdateRuns(targets, options, taskOptions, unavailable);
+    }
+    if (options.parts.includes('micro')) {
+      report.micro = await runMicro(options, taskOptions);
+      progress(`micro  ${describe(report.micro)}`);
+    }
+  } finally {
+    await Promise.all(targets.filter((t) => !unavailable.has(t.id)).map((t) => runTask(t, { op: 'drop' }, taskOptions)));
+    await rm(baseDir, { recursive: true, force: true });
+  }
+
+  await mkdir(options.results, { recursive: true });
+  const stamp = meta.date.replace(/[:.]/g, '-');
+  const files = { json: join(options.results, `bench-${stamp}.json`) };
+  if (report.summaries) {
+    files.svg = join(options.results, `bench-${stamp}.svg`);
+    const title = `tied benchmark: cycles/s, median of ${options.rounds} round(s) — ${meta.cpu} × ${meta.cores}, Node ${meta.node}`;
+    await writeFile(files.svg, cycleChart({ targets, summaries: report.summaries, backends: BACKENDS, title }));
+  }
+  await writeFile(files.json, `${JSON.stringify(report, mapsAsObjects, 2)}\n`);
+  const shown = Object.fromEntries(Object.entries(files).map(([kind, path]) => [kind, relative(process.cwd(), path)]));
+  process.stdout.write(markdownReport({ ...report, files: shown }));
+
+  const failed = [...(report.summaries?.values() ?? [])].some((s) => s.status === 'error' || s.errors?.length > 0)
+    || [...(report.lostUpdates?.values() ?? [])].some((answer) => answer.error)
+    || Boolean(report.micro?.error);
+  if (failed) process.exitCode = 1;
+}
+
+function mapsAsObjects(_key, value) {
+  return value instanceof Map ? Object.fromEntries(value) : value;
+}
+
+main().catch((error) => {
+  console.error(error.message);
+  process.exitCode = 2;
+});
