@@ -1,0 +1,275 @@
+/**
+ * What `postgresLocker` and `postgresStore` (@tied/stores/postgres) share: their pool, the advisory
+ * lock key of an id, and locks held on one pooled client — onto which the store fuses its read and
+ * its write, so that a locked cycle costs two round trips. Internal to tied's PostgreSQL parts, not
+ * a stable API.
+ *
+ * The locks are session-level advisory locks, taken and released by multi-statement simple queries:
+ *   take:    SET TRANSACTION ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = …;
+ *            SELECT pg_advisory_lock(key); <read or insert>
+ *   release: BEGIN; <update>; COMMIT; SELECT pg_advisory_unlock(key)
+ * The read runs after the lock is granted, in a snapshot of its own (READ COMMITTED, whatever the
+ * default), so it sees the last holder's write; a write commits before the unlock runs, so the next
+ * holder cannot read the version before it. No transaction stays open while a session is held, and
+ * what the store writes outside the lock's client is seen by it.
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
+import { LockTimeoutError, abortReason, type AcquireOptions, type Lock, type LockMode } from '@tied/core';
+import { LockLostError } from './lock-lost.js';
+import { checkout, lockWait, timeLeft } from './sql-checkout.js';
+
+/** How a PostgreSQL part gets its connections: the caller's pool, or a connection string. */
+export interface PostgresConnectionOptions {
+  /** A `pg` Pool you already have; tied never ends it. */
+  pool?: Pool;
+  /**
+   * `postgres://user:password@host:port/database`: tied makes a pool, shared by every part made
+   * from the same string, and ends it when the last of them is closed.
+   */
+  connectionString?: string;
+}
+
+export interface PostgresBackend {
+  readonly pool: Pool;
+  /** Ends the pool when tied made it and no other part uses it any more. */
+  close(): Promise<void>;
+}
+
+/** The key under which a PostgreSQL locker carries its backend, so that a store can fuse with it. */
+export const postgresBackendKey = Symbol.for('tied.postgres.backend');
+
+const poolsByString = new Map<string, { pool: Pool; users: number }>();
+
+export function postgresBackend(options: PostgresConnectionOptions, part: string): PostgresBackend {
+  if (options.pool && options.connectionString) throw new TypeError(`${part}: give either pool or connectionString, not both`);
+  if (options.pool) {
+    if (typeof options.pool.connect !== 'function' || typeof options.pool.options !== 'object') {
+      throw new TypeError(`${part}: pool must be a pg Pool`);
+    }
+    return { pool: options.pool, close: async () => {} };
+  }
+  if (typeof options.connectionString !== 'string') throw new TypeError(`${part} needs a pool (a pg Pool) or a connectionString`);
+  const connectionString = driverConnectionString(options.connectionString);
+  let shared = poolsByString.get(connectionString);
+  if (!shared) {
+    shared = { pool: new pg.Pool({ connectionString }), users: 0 };
+    poolsByString.set(connectionString, shared);
+  }
+  const entry = shared;
+  entry.users++;
+  let closed = false;
+  return {
+    pool: entry.pool,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (--entry.users > 0) return;
+      poolsByString.delete(connectionString);
+      await entry.pool.end();
+    },
+  };
+}
+
+/** The string without tied's own `table` parameter (the store reads it). */
+function driverConnectionString(connectionString: string): string {
+  const url = new URL(connectionString);
+  url.searchParams.delete('table');
+  return url.toString();
+}
+
+/** The advisory lock key of an id: 64 bits of SHA-256 (a collision only makes two sessions take turns). */
+export function lockKey(id: string): string {
+  return createHash('sha256').update(`Apache-Session-${id}`).digest().readBigInt64BE(0).toString();
+}
+
+/** A text literal for the simple query protocol. The text must not contain NUL (the query is a C string). */
+export function textLiteral(text: string): string {
+  const quoted = `'${text.replace(/'/g, "''")}'`;
+  return text.includes('\\') ? ` E${quoted.replace(/\\/g, '\\\\')}` : quoted;
+}
+
+/** A bytea literal, hex format. */
+export function byteaLiteral(bytes: Uint8Array): string {
+  return `'\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}'::bytea`;
+}
+
+/** Runs several statements in one simple query (one round trip); a result per statement. */
+async function run(client: PoolClient, statements: readonly string[]): Promise<QueryResult[]> {
+  const result = (await client.query(statements.join('; '))) as QueryResult | QueryResult[];
+  return Array.isArray(result) ? result : [result];
+}
+
+/** An error after which the client is unusable: not a server error of a statement, or the server ending the session. */
+function isFatal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || code.startsWith('08') || code.startsWith('57P');
+}
+
+interface Held {
+  readonly backend: PostgresBackend;
+  readonly client: PoolClient;
+  readonly key: string;
+  /** `_shared` for read locks: the suffix of the advisory lock functions. */
+  readonly shared: '' | '_shared';
+  readonly onError: (error: Error) => void;
+  /** Set when the connection died while held: the server has let go of the lock. */
+  lost: Error | undefined;
+  ended: boolean;
+}
+
+const heldLocks = new WeakMap<Lock, Held>();
+
+/** Back to the pool: only a live client that holds no lock and has no transaction open. */
+function giveBack(held: Held): void {
+  held.client.removeListener('error', held.onError);
+  held.client.release();
+}
+
+/** Closes the client instead (the server then frees whatever it held); its error listener stays. */
+function discard(held: Held, error: unknown): void {
+  held.client.release(error instanceof Error ? error : new Error('tied: connection discarded'));
+}
+
+const unlock = (held: Held) => `SELECT pg_advisory_unlock${held.shared}(${held.key})`;
+
+/**
+ * Asks the server, over a connection of its own (the pool may be exhausted by waiters), to cancel
+ * the statement the backend `pid` runs: a lock wait then fails at once.
+ */
+async function cancelBackend(pool: Pool, pid: number): Promise<void> {
+  const side = new pg.Client(pool.options);
+  side.on('error', () => {});
+  try {
+    await side.connect();
+    await side.query('SELECT pg_cancel_backend($1)', [pid]);
+  } finally {
+    await side.end().catch(() => {});
+  }
+}
+
+/**
+ * Runs the statements with an abort signal: an abort cancels the running statement on the server,
+ * and the caller learns of it from `signal.aborted` once they settle. If the cancel itself fails,
+ * the client is closed and the abort rejects at once.
+ */
+function abortable<T>(running: Promise<T>, held: Held, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return running;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      const pid = (held.client as unknown as { processID: number }).processID;
+      cancelBackend(held.backend.pool, pid).catch(() => {
+        discard(held, abortReason(signal));
+        reject(abortReason(signal));
+      });
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    running.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * Takes the advisory lock of `id` (shared for read, exclusive for write) on a pooled client and runs
+ * `after` in the same round trip, once the lock is granted. Resolves with the lock and the results of
+ * `after`. On any failure no lock is held and the client is back in the pool, or closed.
+ */
+export async function lockWith(
+  backend: PostgresBackend,
+  id: string,
+  mode: LockMode,
+  options: AcquireOptions = {},
+  after: readonly string[] = [],
+): Promise<{ lock: Lock; results: QueryResult[] }> {
+  const { signal } = options;
+  if (signal?.aborted) throw abortReason(signal);
+  const wait = lockWait(id, options.timeout, signal);
+  const client = await checkout(backend.pool.connect(), (c) => c.release(), wait);
+  const held: Held = {
+    backend,
+    client,
+    key: lockKey(id),
+    shared: mode === 'read' ? '_shared' : '',
+    lost: undefined,
+    ended: false,
+    onError: (error) => {
+      held.lost = error;
+    },
+  };
+  client.on('error', held.onError);
+  const left = timeLeft(wait);
+  // lock_timeout 0 means no limit: a timeout of 0 ms still waits 1 ms.
+  const lockTimeout = left === undefined ? 0 : Math.max(1, Math.ceil(left));
+  let results: QueryResult[];
+  try {
+    results = await abortable(run(client, [
+      'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
+      `SET LOCAL lock_timeout = ${lockTimeout}`,
+      `SELECT pg_advisory_lock${held.shared}(${held.key})`,
+      ...after,
+    ]), held, signal);
+  } catch (error) {
+    if (signal?.aborted) {
+      discard(held, error);
+      throw abortReason(signal);
+    }
+    if (isFatal(error) || held.lost) {
+      discard(held, error);
+      throw new LockLostError(id, `Lost the connection to PostgreSQL while taking the lock of session ${id}: ${(error as Error).message}`, { cause: error });
+    }
+    // The statements' transaction rolled back, but a session-level lock taken before the failing
+    // statement outlives it: let go of it (a warning, not an error, when it was not taken).
+    try {
+      await client.query(unlock(held));
+      giveBack(held);
+    } catch (unlockError) {
+      discard(held, unlockError);
+    }
+    if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError(id, wait.timeout ?? 0, { cause: error });
+    throw error;
+  }
+  if (signal?.aborted) {
+    // The lock may have been granted just before the cancel: closing the client frees it.
+    discard(held, abortReason(signal));
+    throw abortReason(signal);
+  }
+  const lock: Lock = { id, mode, release: async () => void (await settle(lock)) };
+  heldLocks.set(lock, held);
+  return { lock, results: results.slice(3) };
+}
+
+/**
+ * Runs `before` in a transaction that commits, then releases the lock — one round trip — and gives
+ * the client back. When a statement of `before` fails, it is rolled back, the lock still released
+ * and the error thrown; when the connection died, `LockLostError` (nothing of `before` was written).
+ */
+export async function settle(lock: Lock, before: readonly string[] = []): Promise<QueryResult[]> {
+  const held = heldLocks.get(lock);
+  if (!held) throw new TypeError(`This lock of session ${lock.id} was not taken by a PostgreSQL locker`);
+  if (held.ended) {
+    if (before.length === 0) return [];
+    throw new TypeError(`The lock of session ${lock.id} was released already`);
+  }
+  held.ended = true;
+  const lost = (cause: unknown) => {
+    discard(held, cause);
+    return new LockLostError(lock.id, `The PostgreSQL connection holding the lock of session ${lock.id} was lost (${(cause as Error).message}); the server released the lock and nothing was written`, { cause });
+  };
+  if (held.lost) throw lost(held.lost);
+  const statements = before.length === 0 ? [unlock(held)] : ['BEGIN', ...before, 'COMMIT', unlock(held)];
+  let results: QueryResult[];
+  try {
+    results = await run(held.client, statements);
+  } catch (error) {
+    if (isFatal(error) || held.lost) throw lost(error);
+    try {
+      await run(held.client, ['ROLLBACK', unlock(held)]);
+      giveBack(held);
+    } catch (cleanupError) {
+      discard(held, cleanupError);
+    }
+    throw error;
+  }
+  giveBack(held);
+  return before.length === 0 ? [] : results.slice(1, 1 + before.length);
+}
