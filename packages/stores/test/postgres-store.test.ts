@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import pg from 'pg';
+import { freshId, serviceUnavailable, storeSuite } from '@tied/conformance';
+import { InvalidSessionIdError, SerializationError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
+import { nanoid } from '@tied/generators';
+import { postgresLocker } from '@tied/lockers/postgres';
+import { json, superjson } from '@tied/serializers';
+import { postgresStore } from '@tied/stores/postgres';
+import { roundTripProxy } from './helpers/round-trip-proxy.js';
+
+const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
+const CONNECTION_STRING = 'postgres://postgres@127.0.0.1:5432/test';
+const pool = new pg.Pool({ ...POSTGRES, max: 6 });
+const skip = await serviceUnavailable('PostgreSQL at 127.0.0.1:5432', () => pool.query('SELECT 1'));
+const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+
+const CONFORMANCE = 'tied_conf_postgres';
+const PERL = 'tied_test_postgres_perl';
+const RECOMMENDED = 'tied_test_postgres_store';
+const TABLES = [CONFORMANCE, PERL, RECOMMENDED];
+
+const rejectionOf = (promise: Promise<unknown>): Promise<unknown> =>
+  promise.then(() => { throw new Error('expected a rejection'); }, (error: unknown) => error);
+
+const flavorOn = (store: ReturnType<typeof postgresStore>, lockPool: pg.Pool, serializer = superjson()): Flavor =>
+  defineSession({ store, locker: postgresLocker({ pool: lockPool }), generator: nanoid(), serializer });
+
+if (skip === undefined) {
+  beforeAll(async () => {
+    await pool.query(TABLES.map((table) => `DROP TABLE IF EXISTS ${table}`).join('; '));
+    await postgresStore({ pool, table: CONFORMANCE }).createTable();
+    await postgresStore({ pool, table: RECOMMENDED }).createTable();
+    // Perl's schema, as Apache::Session::Store::Postgres documents it.
+    await pool.query(`CREATE TABLE ${PERL} (id char(32) not null primary key, a_session text)`);
+  });
+}
+afterAll(async () => {
+  if (skip === undefined) await pool.query(TABLES.map((table) => `DROP TABLE IF EXISTS ${table}`).join('; '));
+  await pool.end();
+});
+
+storeSuite({ name: 'postgresStore', skip, factory: () => postgresStore({ pool, table: CONFORMANCE }) });
+
+describe('postgresStore', () => {
+  it("Perl's text schema takes text sessions (quotes, backslashes, Unicode) and lists ids without char(32) padding", async () => {
+    const store = postgresStore({ pool, table: PERL, schema: 'perl' });
+    expect(store.capabilities).toMatchObject({ binary: false, text: true, updatedAt: false, purge: false });
+    expect(store.purge).toBeUndefined();
+    const flavor = flavorOn(store, pool, json());
+    const created = await flavor.open();
+    created.note = "it's a \\ back'slash — Grüße 🚀";
+    const id = created._session_id;
+    await tied(created)!.release();
+    const again = await flavor.open(id);
+    expect(again.note).toBe("it's a \\ back'slash — Grüße 🚀");
+    await tied(again)!.release();
+    const ids: string[] = [];
+    for await (const info of store.list!()) ids.push(info.id);
+    expect(ids).toContain(id);
+  });
+
+  it("a text column refuses a binary payload and NUL with SerializationError, nothing written", async () => {
+    const store = postgresStore({ pool, table: PERL, schema: 'perl' });
+    const id = freshId();
+    expect(await rejectionOf(store.insert(id, Uint8Array.of(1, 2, 255)))).toBeInstanceOf(SerializationError);
+    expect(await rejectionOf(store.insert(id, 'a\0b'))).toBeInstanceOf(SerializationError);
+    const { rowCount } = await pool.query(`SELECT 1 FROM ${PERL} WHERE id = $1`, [id]);
+    expect(rowCount).toBe(0);
+  });
+
+  it('an id longer than the id column is refused with InvalidSessionIdError before anything is sent', async () => {
+    const store = postgresStore({ pool, table: PERL, schema: 'perl' });
+    expect(await rejectionOf(store.insert(freshId() + 'abcd', 'x'))).toBeInstanceOf(InvalidSessionIdError);
+  });
+
+  it('a Perl table opened as the recommended schema, or a missing table, is a clear error at first write', async () => {
+    const onPerl = await rejectionOf(postgresStore({ pool, table: PERL }).insert(freshId(), 'x'));
+    expect((onPerl as Error).message).toMatch(/no updated_at column.*schema: 'perl'/);
+    const missing = await rejectionOf(postgresStore({ pool, table: 'tied_test_postgres_missing' }).insert(freshId(), 'x'));
+    expect((missing as Error).message).toMatch(/does not exist; create it with store.createTable\(\)/);
+  });
+
+  it('createTable makes the recommended schema: bytea, ids up to 256 characters, updated_at indexed; names fold to lower case', async () => {
+    const store = postgresStore({ pool, table: RECOMMENDED.toUpperCase() });
+    const long = 'L'.repeat(256);
+    await store.insert(long, Buffer.from([0, 1, 2, 255]));
+    expect([...(await store.materialize(long)).data as Buffer]).toEqual([0, 1, 2, 255]);
+    const { rows } = await pool.query("SELECT indexdef FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE '%(updated_at)%'", [RECOMMENDED]);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('fuses only with a PostgreSQL locker on the same pool; parts made from one connection string share a pool, ended with the last of them', async () => {
+    const store = postgresStore({ pool, table: RECOMMENDED });
+    expect(store.fuse!(postgresLocker({ pool }))).toBeDefined();
+    const other = new pg.Pool(POSTGRES);
+    expect(store.fuse!(postgresLocker({ pool: other }))).toBeUndefined();
+    expect(store.fuse!(memoryLocker())).toBeUndefined();
+    await other.end();
+
+    const fromString = postgresStore({ connectionString: `${CONNECTION_STRING}?table=${RECOMMENDED}` });
+    const locker = postgresLocker({ connectionString: CONNECTION_STRING });
+    expect(fromString.table).toBe(RECOMMENDED);
+    expect(fromString.fuse!(locker)).toBeDefined();
+    await fromString.close!();
+    const lock = await locker.acquire(freshId(), 'write');
+    await lock.release();
+    await locker.close!();
+    expect(((await rejectionOf(locker.acquire(freshId(), 'write'))) as Error).message).toMatch(/pool after calling end/);
+  });
+
+  it('a locked cycle costs 2 round trips, a new session 2, a read-only open 2', async () => {
+    const proxy = await roundTripProxy(POSTGRES.port);
+    const counted = new pg.Pool({ ...POSTGRES, port: proxy.port, max: 1 });
+    try {
+      const flavor = flavorOn(postgresStore({ pool: counted, table: RECOMMENDED }), counted);
+      // Warm up: the pool connects, the store reads the table's columns once.
+      const warm = await flavor.open<{ n: number }>();
+      warm.n = 0;
+      const id = warm._session_id;
+      await tied(warm)!.release();
+
+      proxy.reset();
+      const fresh = await flavor.open<{ n: number }>();
+      fresh.n = 1;
+      await tied(fresh)!.release();
+      expect(proxy.roundTrips).toBe(2);
+
+      proxy.reset();
+      const session = await flavor.open<{ n: number }>(id);
+      session.n += 1;
+      await tied(session)!.release();
+      expect(proxy.roundTrips).toBe(2);
+
+      proxy.reset();
+      const reader = await flavor.open<{ n: number }>(id, { readonly: true });
+      expect(reader.n).toBe(1);
+      await tied(reader)!.release();
+      expect(proxy.roundTrips).toBe(2);
+    } finally {
+      await counted.end();
+      await proxy.close();
+    }
+  });
+});
