@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { SerializationError, SessionCorruptError } from '@tied/core';
+import { serializerSuite } from '@tied/conformance';
 import { PerlRef, SlotForm, bless, blessed, nfreeze, perlDetails, perlDouble, storable, thaw } from '../src/storable.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -194,6 +195,8 @@ function expectUnstorable(value: unknown, message: RegExp): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
+
+serializerSuite({ name: 'storable', factory: () => storable() });
 
 describe('Perl vectors', () => {
   test('the fixtures are all there', () => {
