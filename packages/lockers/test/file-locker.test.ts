@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +59,8 @@ describe('fileLocker lock files', () => {
     const lock = await locker.acquire('abc123', 'write');
     expect(readdirSync(lockDirectory)).toEqual(['Apache-Session-abc123.lock']);
     expect(locker.pathOf('abc123')).toBe(join(lockDirectory, 'Apache-Session-abc123.lock'));
+    expect(statSync(lockDirectory).mode & 0o777).toBe(0o700 & ~process.umask());
+    expect(statSync(locker.pathOf('abc123')).mode & 0o777).toBe(0o600 & ~process.umask());
     await lock.release();
   });
 
