@@ -647,7 +647,8 @@ function describe(value: unknown): string {
     case 'object': {
       if (value === null) return 'null';
       const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-      return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object with a prototype';
+      if (typeof name !== 'string' || name === '') return 'an object with a prototype';
+      return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`;
     }
     default: return `a ${typeof value}`;
   }
