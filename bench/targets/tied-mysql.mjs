@@ -2,15 +2,19 @@ import { mysqlPool } from '../lib/mysql-admin.mjs';
 import { tiedTarget } from '../lib/tied-target.mjs';
 import { tiedExport } from '../lib/unavailable.mjs';
 
-/** tied's MySQLSession on one mysql2 pool, opened as its users do: `MySQLSession.open(id, { pool, table })`. */
+/**
+ * tied's MySQLSession on one mysql2 pool, opened as its users do:
+ * `MySQLSession.open(id, { pool, table, createTable: true })` (the table is made with the parts, on first open).
+ */
 export async function open({ name }) {
   const MySQLSession = await tiedExport('tied', 'MySQLSession');
-  const { pool, dropTable } = await mysqlPool();
-  const args = { pool, table: name };
+  const pool = await mysqlPool();
+  const args = { pool, table: name, createTable: true };
+  const dropTable = async () => { await pool.query(`DROP TABLE IF EXISTS ${name}`); };
   return tiedTarget({
     open: (id, options) => MySQLSession.open(id, { ...args, ...options }),
-    reset: () => dropTable(name),
-    drop: () => dropTable(name),
+    reset: dropTable,
+    drop: dropTable,
     close: () => pool.end(),
   });
 }

@@ -3,13 +3,16 @@ import { POSTGRES } from '../lib/services.mjs';
 import { tiedTarget } from '../lib/tied-target.mjs';
 import { reachable, tiedExport } from '../lib/unavailable.mjs';
 
-/** tied's PostgresSession on one pg pool, opened as its users do: `PostgresSession.open(id, { pool, table })`. */
+/**
+ * tied's PostgresSession on one pg pool, opened as its users do:
+ * `PostgresSession.open(id, { pool, table, createTable: true })` (the table is made with the parts, on first open).
+ */
 export async function open({ name }) {
   const PostgresSession = await tiedExport('tied', 'PostgresSession');
   const pool = new pg.Pool({ ...POSTGRES, max: 4 });
   await reachable('PostgreSQL at 127.0.0.1:5432', () => pool.query('SELECT 1'));
   const dropTable = async () => { await pool.query(`DROP TABLE IF EXISTS ${name}`); };
-  const args = { pool, table: name };
+  const args = { pool, table: name, createTable: true };
   return tiedTarget({
     open: (id, options) => PostgresSession.open(id, { ...args, ...options }),
     reset: dropTable,
