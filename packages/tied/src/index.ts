@@ -5,6 +5,8 @@ export * from '@tied/core';
 export { registerPart, type FlexArgs, type FlexRole, type FlexRoles, type PartFactory } from './flex.js';
 export { MemorySession } from './memory.js';
 export { RedisSession } from './redis.js';
+export { MySQLSession, type MySQLSessionArgs } from './mysql.js';
+export { PostgresSession, type PostgresSessionArgs } from './postgres.js';
 
 /** The store `openSession` uses when no store is named. */
 const EMBEDDED_DEFAULT_STORE = 'Memory';

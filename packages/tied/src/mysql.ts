@@ -1,0 +1,66 @@
+import type { Flavor, OpenOptions, Session, SessionData } from '@tied/core';
+import type { MySQLPool } from '@tied/stores/mysql';
+import { dataSourceUrl } from './dbi-data-source.js';
+import { flexFlavor, registerPart, splitFlexArgs, type FlexArgs } from './flex.js';
+
+/** What `MySQLSession.open` takes: the connection, the store's options, and open options. */
+export interface MySQLSessionArgs extends OpenOptions {
+  /** A mysql2 pool you already have (tied never ends it); with `multipleStatements: true` a cycle costs 2 round trips. */
+  pool?: MySQLPool;
+  /** Or tied makes a pool for this URI; `(await MySQLSession.flavor({ uri })).close()` ends it. */
+  uri?: string;
+  /** Default `sessions`. */
+  table?: string;
+  /** 'recommended' (default) or 'perl' (Apache::Session's table as it is: no purge, no maxAge). */
+  schema?: 'recommended' | 'perl';
+  /** Create the table, unless it exists, when the parts are made. */
+  createTable?: boolean;
+}
+
+const MYSQL_PARTS = { store: 'MySQL', lock: 'MySQL', generate: 'Nanoid', serialize: 'SuperJSON' } as const;
+
+/** The driver is loaded when a MySQL part is first made, so tied works without mysql2 installed. */
+async function load<T>(importing: Promise<T>): Promise<T> {
+  try {
+    return await importing;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /mysql2/.test((error as Error).message)) {
+      throw new Error('The MySQL parts of tied need the mysql2 package: npm install mysql2', { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** The connection a part gets from Flex arguments: a pool (Perl's Handle, LockHandle), a uri, or Perl's DataSource. */
+function connection(args: Record<string, unknown>, forLock: boolean) {
+  const dataSource = (forLock ? dataSourceUrl(args, 'mysql', 'Lock') : undefined) ?? dataSourceUrl(args, 'mysql');
+  return { pool: args.pool as MySQLPool | undefined, uri: (args.uri as string | undefined) ?? dataSource };
+}
+
+registerPart('store', 'MySQL', async (args) => {
+  const { mysqlStore } = await load(import('@tied/stores/mysql'));
+  const store = mysqlStore({ ...connection(args, false), table: args.table as string | undefined, schema: args.schema as MySQLSessionArgs['schema'] });
+  if (args.createTable === true) await store.createTable();
+  return store;
+});
+registerPart('lock', 'MySQL', async (args) => {
+  const { mysqlLocker } = await load(import('@tied/lockers/mysql'));
+  return mysqlLocker(connection(args, true));
+});
+
+/**
+ * Sessions in a MySQL or MariaDB table, locked with GET_LOCK, nanoid ids, superjson. Every open with
+ * the same pool (or uri) and options shares one set of parts.
+ */
+export const MySQLSession = {
+  /** Opens the session `id`, or a new one when `id` is undefined. */
+  async open<T extends object = SessionData>(id: string | undefined, args: MySQLSessionArgs): Promise<Session<T>> {
+    const { partArgs, options } = splitFlexArgs(args as FlexArgs);
+    const flavor = await flexFlavor(MYSQL_PARTS, partArgs);
+    return flavor.open<T>(id, options);
+  },
+  /** The flavor `open` uses for these arguments (to reach its parts, or `close()` what a uri opened). */
+  flavor(args: MySQLSessionArgs): Promise<Flavor> {
+    return flexFlavor(MYSQL_PARTS, splitFlexArgs(args as FlexArgs).partArgs);
+  },
+};
