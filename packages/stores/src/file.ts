@@ -31,6 +31,8 @@ export interface FileStore extends Store {
   readonly directory: string;
   /** The path of the file that holds session `id`. */
   pathOf(id: string): string;
+  list(): AsyncIterable<StoredSessionInfo>;
+  purge(options: { olderThan: number }): Promise<number>;
 }
 
 /**

@@ -7,9 +7,11 @@ export { MemorySession } from './memory.js';
 export { RedisSession } from './redis.js';
 export { MySQLSession, type MySQLSessionArgs } from './mysql.js';
 export { PostgresSession, type PostgresSessionArgs } from './postgres.js';
+// Importing file.js also registers the File store and lock for Flex.
+export { FileSession, defaultDirectory } from './file.js';
 
 /** The store `openSession` uses when no store is named. */
-const EMBEDDED_DEFAULT_STORE = 'Memory';
+const EMBEDDED_DEFAULT_STORE = 'File';
 
 /**
  * Opens the session `id` (or a new one) with parts named as in Apache::Session::Flex —

@@ -1,0 +1,149 @@
+import { afterAll, describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hostileIds } from '@tied/conformance';
+import { nanoid } from '@tied/generators';
+import { fileLocker } from '@tied/lockers/file';
+import { superjson } from '@tied/serializers';
+import { fileStore } from '@tied/stores/file';
+
+const root = mkdtempSync(join(tmpdir(), 'tied-file-session-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+// The embedded default's directory is read when tied is imported.
+process.env.TIED_DIRECTORY = join(root, 'default');
+const { FileSession, defaultDirectory, defineSession, openSession, tied, touch, InvalidSessionIdError, SessionCorruptError, SessionNotFoundError } = await import('tied');
+delete process.env.TIED_DIRECTORY;
+
+const INCREMENTER = new URL('./fixtures/file-increment.mjs', import.meta.url).pathname;
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A saved FileSession holding `data`; returns its id. */
+async function saved(data: Record<string, unknown>): Promise<string> {
+  const session = await FileSession.open();
+  Object.assign(session, data);
+  await tied(session)!.release();
+  return tied(session)!.id;
+}
+
+describe('the embedded default', () => {
+  test('openSession() with no part names is FileSession in $TIED_DIRECTORY', async () => {
+    expect(defaultDirectory).toBe(join(root, 'default'));
+    const session = await openSession();
+    session.user = { name: 'Ann', state: 'Ohio' };
+    const id = session._session_id;
+    await tied(session)!.release();
+    expect(readdirSync(defaultDirectory).sort()).toEqual([`Apache-Session-${id}.lock`, id]);
+    expect(JSON.parse(readFileSync(join(defaultDirectory, id), 'utf8')).json.user).toEqual({ name: 'Ann', state: 'Ohio' });
+    await using again = await FileSession.open(id);
+    expect(again.user).toEqual({ name: 'Ann', state: 'Ohio' });
+  });
+
+  test('directory and lockDirectory (or Perl\'s Directory and LockDirectory) choose where files and locks go', async () => {
+    for (const [directoryKey, lockKey] of [['directory', 'lockDirectory'], ['Directory', 'LockDirectory']]) {
+      const directory = join(root, `${directoryKey}-sessions`);
+      const lockDirectory = join(root, `${directoryKey}-locks`);
+      const session = await openSession(undefined, { [directoryKey!]: directory, [lockKey!]: lockDirectory });
+      const id = session._session_id;
+      await tied(session)!.release();
+      expect(readdirSync(directory)).toEqual([id]);
+      expect(readdirSync(lockDirectory)).toEqual([`Apache-Session-${id}.lock`]);
+    }
+    const alone = join(root, 'only-directory');
+    const session = await openSession(undefined, { directory: alone });
+    await tied(session)!.release();
+    expect(readdirSync(alone)).toContain(`Apache-Session-${tied(session)!.id}.lock`);
+  });
+
+  test('a nested change is not saved without touch, as in Apache::Session; with touch it is', async () => {
+    const id = await saved({ user: { state: 'Ohio' } });
+    const first = await FileSession.open(id);
+    first.user.state = 'Texas';
+    await tied(first)!.release();
+    const second = await FileSession.open(id);
+    expect(second.user.state).toBe('Ohio');
+    second.user.state = 'Texas';
+    touch(second);
+    await tied(second)!.release();
+    await using third = await FileSession.open(id);
+    expect(third.user.state).toBe('Texas');
+  });
+});
+
+describe('FileSession faults and bad input', () => {
+  test('4 processes × 250 increments of one session through openSession(id) end at exactly 1000', async () => {
+    const directory = join(root, 'increments');
+    const created = await openSession(undefined, { directory });
+    created.count = 0;
+    const id = created._session_id;
+    await tied(created)!.release();
+    const codes = await Promise.all(Array.from({ length: 4 }, () => new Promise((resolve) => {
+      spawn(process.execPath, [INCREMENTER, directory, id, '250'], { stdio: 'inherit' }).once('exit', resolve);
+    })));
+    expect(codes).toEqual([0, 0, 0, 0]);
+    await using final = await openSession(id, { directory, readonly: true });
+    expect(final.count).toBe(1000);
+  });
+
+  test('maxAge: a session not saved for longer is missing, and its file removed', async () => {
+    const id = await saved({ a: 1 });
+    await using fresh = await FileSession.open(id, { maxAge: 60_000, readonly: true });
+    expect(fresh.a).toBe(1);
+    await tied(fresh)!.release();
+    const path = join(defaultDirectory, id);
+    const twoMinutesAgo = Date.now() / 1000 - 120;
+    utimesSync(path, twoMinutesAgo, twoMinutesAgo);
+    const error = await rejection(FileSession.open(id, { maxAge: 60_000 }));
+    expect(error).toBeInstanceOf(SessionNotFoundError);
+    expect((error as Error).message).toContain('Object does not exist in the data store');
+    expect(existsSync(path)).toBe(false);
+  });
+
+  test('a corrupt session file gives SessionCorruptError and is left as it was; the lock is released', async () => {
+    const id = await saved({ a: 1 });
+    const path = join(defaultDirectory, id);
+    writeFileSync(path, '{"json": {"a": 1');
+    expect(await rejection(FileSession.open(id))).toBeInstanceOf(SessionCorruptError);
+    expect(readFileSync(path, 'utf8')).toBe('{"json": {"a": 1');
+    expect(await rejection(FileSession.open(id, { lockTimeout: 500 }))).toBeInstanceOf(SessionCorruptError);
+  });
+
+  test('hostile ids never reach the store, the locker or the file system', async () => {
+    const directory = join(root, 'hostile');
+    const calls: string[] = [];
+    // Real parts, wrapped to record every call that reaches them.
+    const recorded = <T extends object>(part: T, role: string): T => new Proxy(part, {
+      get(target, key) {
+        const value = Reflect.get(target, key);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(`${role}.${String(key)}`);
+          return value.apply(target, args);
+        };
+      },
+    });
+    const Flavor = defineSession({
+      store: recorded(fileStore({ directory }), 'store'),
+      locker: recorded(fileLocker({ lockDirectory: directory }), 'locker'),
+      generator: nanoid(),
+      serializer: superjson(),
+    });
+    const ids = [...hostileIds.filter((id) => id !== undefined && id !== null), '../../etc/passwd', 'a/b', '.', '..', '\0', 'x'.repeat(10_000)];
+    for (const id of ids) {
+      expect(await rejection(Flavor.open(id as string))).toBeInstanceOf(InvalidSessionIdError);
+      expect(await rejection(openSession(id as string, { directory }))).toBeInstanceOf(InvalidSessionIdError);
+    }
+    expect(calls).toEqual([]);
+    expect(existsSync(directory)).toBe(false);
+  });
+});
