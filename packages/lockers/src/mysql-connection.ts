@@ -177,17 +177,14 @@ function killQuery(pool: Pool, threadId: number): Promise<void> {
 
 /**
  * Runs the statements with an abort signal: an abort kills the running statement on the server, and
- * the caller learns of it from `signal.aborted` once they settle. If the kill itself fails, the
- * connection is closed and the abort rejects at once.
+ * the caller learns of it from `signal.aborted` once they settle. If the kill itself fails, it rejects
+ * at once (the caller then closes the connection; the server's wait ends when it gets the lock).
  */
 function abortable<T>(running: Promise<T>, held: Held, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return running;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
-      killQuery(held.backend.pool, held.connection.threadId).catch(() => {
-        discard(held);
-        reject(abortReason(signal));
-      });
+      killQuery(held.backend.pool, held.connection.threadId).catch(() => reject(abortReason(signal)));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     running.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));

@@ -151,18 +151,15 @@ async function cancelBackend(pool: Pool, pid: number): Promise<void> {
 
 /**
  * Runs the statements with an abort signal: an abort cancels the running statement on the server,
- * and the caller learns of it from `signal.aborted` once they settle. If the cancel itself fails,
- * the client is closed and the abort rejects at once.
+ * and the caller learns of it from `signal.aborted` once they settle. If the cancel itself fails, it
+ * rejects at once (the caller then closes the client, which ends the backend's wait).
  */
 function abortable<T>(running: Promise<T>, held: Held, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return running;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
       const pid = (held.client as unknown as { processID: number }).processID;
-      cancelBackend(held.backend.pool, pid).catch(() => {
-        discard(held, abortReason(signal));
-        reject(abortReason(signal));
-      });
+      cancelBackend(held.backend.pool, pid).catch(() => reject(abortReason(signal)));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     running.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
