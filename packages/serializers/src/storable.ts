@@ -497,11 +497,18 @@ class Reader {
       case SX_LSCALAR: return this.latin1(this.len());
       case SX_UTF8STR: this.form = SlotForm.UTF8; return this.utf8(this.u8());
       case SX_LUTF8STR: this.form = SlotForm.UTF8; return this.utf8(this.len());
-      case SX_INTEGER: return this.readNative(op, at, 8, () => {
+      case SX_INTEGER: {
+        this.nativeOnly(op, at);
         const n = this.view.getBigInt64(this.pos, this.littleEndian);
+        this.pos += 8;
         return n >= -9007199254740991n && n <= 9007199254740991n ? Number(n) : n;
-      });
-      case SX_DOUBLE: return this.readNative(op, at, 8, () => this.view.getFloat64(this.pos, this.littleEndian));
+      }
+      case SX_DOUBLE: {
+        this.nativeOnly(op, at);
+        const x = this.view.getFloat64(this.pos, this.littleEndian);
+        this.pos += 8;
+        return x;
+      }
       case SX_BLESS:
       case SX_IX_BLESS:
         return this.fail(`${opcodeName(op)} of a value that is not behind a reference is not supported`, at);
@@ -512,13 +519,10 @@ class Reader {
     }
   }
 
-  /** SX_INTEGER / SX_DOUBLE: 8 bytes in the writer's byte order, so only in native streams. */
-  private readNative(op: number, at: number, size: number, read: () => unknown): unknown {
+  /** SX_INTEGER / SX_DOUBLE hold 8 bytes in the writer's byte order, which only a native header tells. */
+  private nativeOnly(op: number, at: number): void {
     if (this.network) this.fail(`${opcodeName(op)} in a network-order stream, whose byte order it does not tell`, at);
-    this.need(size);
-    const value = read();
-    this.pos += size;
-    return value;
+    this.need(8);
   }
 
   /** `detailsFor`, skipping the WeakMap while the slots of one container are remembered in turn. */
@@ -601,6 +605,10 @@ function slotValue(holder: object, key: SlotKey | undefined): unknown {
 // ---------------------------------------------------------------------------------------------------
 // nfreeze
 
+/** A writer's buffer, kept for the next nfreeze (the image itself is copied out of it). */
+let spareBuffer: Uint8Array | undefined = new Uint8Array(16 * 1024);
+const MAX_SPARE_BUFFER = 1024 * 1024;
+
 /**
  * Perl's `nfreeze` (with `$Storable::canonical = 1`): `value` is the referent, a hash (plain object),
  * an array or a PerlRef. Throws `SerializationError` for values with no Perl form.
@@ -618,10 +626,6 @@ export function nfreeze(value: unknown, options: NfreezeOptions = {}): Uint8Arra
     if (writer.buffer.length <= MAX_SPARE_BUFFER) spareBuffer = writer.buffer;
   }
 }
-
-/** A writer's buffer, kept for the next nfreeze (the image itself is copied out of it). */
-let spareBuffer: Uint8Array | undefined = new Uint8Array(16 * 1024);
-const MAX_SPARE_BUFFER = 1024 * 1024;
 
 /** A value with no Perl form; collects the path to it on the way up. */
 class UnstorableValue extends Error {
@@ -650,6 +654,7 @@ function describe(value: unknown): string {
       if (typeof name !== 'string' || name === '') return 'an object with a prototype';
       return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`;
     }
+    case 'undefined': return 'undefined';
     default: return `a ${typeof value}`;
   }
 }
@@ -721,17 +726,19 @@ class Writer {
     this.pos += 4;
   }
 
+  /** `00 <tag>`: the SV written before with this tag. */
+  private backReference(tag: number): void {
+    this.u8(SX_OBJECT);
+    this.ensure(4);
+    this.view.setUint32(this.pos, tag);
+    this.pos += 4;
+  }
+
   // -- objects --------------------------------------------------------------------------------------
 
   private writeReferent(referent: Referent): void {
     const seen = this.tags.get(referent);
-    if (seen !== undefined) {
-      this.u8(SX_OBJECT);
-      this.ensure(4);
-      this.view.setUint32(this.pos, seen);
-      this.pos += 4;
-      return;
-    }
+    if (seen !== undefined) return this.backReference(seen);
     if (++this.depth > this.maxDepth) throw new UnstorableValue(`nesting deeper than ${this.maxDepth} levels`);
     const details = detailsByContainer.get(referent);
     if (details?.className !== undefined) this.writeBless(details.className);
@@ -876,8 +883,7 @@ class Writer {
   private writeAlias([target, targetKey]: readonly [object, SlotKey], value: unknown): boolean {
     const tag = this.aliasTags?.get(target)?.get(targetKey);
     if (tag === undefined || !Object.is(slotValue(target, targetKey), value ?? null)) return false;
-    this.u8(SX_OBJECT);
-    this.i32(tag);
+    this.backReference(tag);
     return true;
   }
 
