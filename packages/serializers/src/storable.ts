@@ -1,7 +1,8 @@
 /**
  * Perl's Storable, as Apache::Session::Serialize::Storable uses it: `serialize` is `nfreeze` of the
  * session hash and `unserialize` is `thaw` (network order, and native-order `freeze` streams from
- * x86-64 Linux too). The JS ⇄ Perl value mapping and its losses are in docs/perl-storable-mapping.md.
+ * x86-64 Linux too). The JS ⇄ Perl value mapping and its losses are in docs/perl-storable-mapping.md;
+ * the byte format (the `§` references below) in test/fixtures/storable/FORMAT.md.
  *
  * In short: hashes are plain objects, arrays are arrays, strings are strings (byte strings read as
  * Latin-1), integers are numbers (bigint when a native stream holds one outside the safe range),
