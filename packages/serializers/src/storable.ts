@@ -648,7 +648,7 @@ function describe(value: unknown): string {
   switch (typeof value) {
     case 'function': return 'a function';
     case 'symbol': return 'a symbol';
-    case 'bigint': return `the BigInt ${value}, outside Perl's 64-bit integers`;
+    case 'bigint': return 'a bigint';
     case 'object': {
       if (value === null) return 'null';
       const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
@@ -914,7 +914,7 @@ class Writer {
   }
 
   private writeBigInt(value: bigint): void {
-    if (value < INT64_MIN || value > UINT64_MAX) throw new UnstorableValue(describe(value));
+    if (value < INT64_MIN || value > UINT64_MAX) throw new UnstorableValue(`the BigInt ${value}, outside Perl's 64-bit integers`);
     if (value >= -2147483648n && value <= 2147483647n) return this.writeNumber(Number(value));
     this.writeString(String(value));
   }

@@ -503,7 +503,6 @@ describe('nfreeze: JS values', () => {
   });
 
   test('undefined is undef, and array holes are non-existent elements', () => {
-    // eslint-disable-next-line no-sparse-arrays
     const sparse = [, , , 'x'];
     expect(toHex(nfreeze(sparse))).toBe(toHex(vector('array_sparse')));
     expect(toHex(nfreeze([undefined, null]))).toBe(toHex(vector('array_of_undef')));
@@ -576,7 +575,7 @@ describe('nfreeze: JS values', () => {
       expectUnstorable(value, message);
       expect(() => storable().serialize(value as Record<string, unknown>)).toThrow(SerializationError);
     }
-    for (const root of [null, undefined, 'x', 1, () => 1, Symbol('s'), new Date(0)]) {
+    for (const root of [null, undefined, 'x', 1, 1n, () => 1, Symbol('s'), new Date(0)]) {
       expectUnstorable(root, /as the root: it must be a plain object, an array or a PerlRef/);
     }
   });
