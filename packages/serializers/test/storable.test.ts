@@ -392,18 +392,26 @@ describe('thaw: the JS values', () => {
 describe('thaw: refusing what is not a Storable image', () => {
   const cuts = ['web_session', 'blessed_many_classes', 'hash_utf8_keys', 'hash_restricted', 'immortals', 'weakref', 'string_utf8_long'];
 
-  test.each(cuts)('%s truncated at every byte', (name) => {
-    const bytes = vector(name);
+  /** The lengths at which a cut image is not refused with a SessionCorruptError (none, we expect). */
+  function cutsNotRefused(bytes: Uint8Array): number[] {
+    const lengths: number[] = [];
     for (let length = 0; length < bytes.length; length++) {
-      expect(() => thaw(bytes.subarray(0, length))).toThrow(SessionCorruptError);
+      try {
+        thaw(bytes.subarray(0, length));
+        lengths.push(length);
+      } catch (error) {
+        if (!(error instanceof SessionCorruptError)) lengths.push(length);
+      }
     }
+    return lengths;
+  }
+
+  test.each(cuts)('%s truncated at every byte', (name) => {
+    expect(cutsNotRefused(vector(name))).toEqual([]);
   });
 
   test('native web_session truncated at every byte', () => {
-    const bytes = native.find((v) => v.name === 'web_session')!.bytes;
-    for (let length = 0; length < bytes.length; length++) {
-      expect(() => thaw(bytes.subarray(0, length))).toThrow(SessionCorruptError);
-    }
+    expect(cutsNotRefused(native.find((v) => v.name === 'web_session')!.bytes)).toEqual([]);
   });
 
   test('bad headers', () => {
@@ -595,15 +603,27 @@ describe('nfreeze: JS values', () => {
 const corpus = [...nfrozen, ...native].map((v) => v.bytes).filter((bytes) => bytes.length <= 4096);
 
 function mutate(base: Uint8Array, edits: [number, number, number][]): Uint8Array {
-  const bytes = Array.from(base);
+  let bytes = Uint8Array.from(base);
   for (const [kind, position, byte] of edits) {
     const at = position % (bytes.length + 1);
-    if (kind === 0) bytes[at] = (bytes[at] ?? 0) ^ (byte || 1);
-    else if (kind === 1) bytes.splice(at, 0, byte);
-    else if (kind === 2) bytes.splice(at, 1);
-    else bytes.length = at;
+    if (kind === 0 && at < bytes.length) {
+      bytes[at]! ^= byte || 1; // flip bits
+    } else if (kind === 1) {
+      const inserted = new Uint8Array(bytes.length + 1);
+      inserted.set(bytes.subarray(0, at));
+      inserted[at] = byte;
+      inserted.set(bytes.subarray(at), at + 1);
+      bytes = inserted;
+    } else if (kind === 2 && at < bytes.length) {
+      const removed = new Uint8Array(bytes.length - 1);
+      removed.set(bytes.subarray(0, at));
+      removed.set(bytes.subarray(at + 1), at);
+      bytes = removed;
+    } else if (kind === 3) {
+      bytes = bytes.subarray(0, at); // truncate
+    }
   }
-  return Uint8Array.from(bytes);
+  return bytes;
 }
 
 /** What a decoded input must do: give a session hash, or a SessionCorruptError; and write back. */
@@ -678,7 +698,7 @@ describe('properties', () => {
       fc.property(fc.dictionary(key, value, { maxKeys: 8 }), (session) => {
         expect(serializer.unserialize(serializer.serialize(session))).toEqual(perlView(session));
       }),
-      { numRuns: 3000 },
+      { numRuns: 1500 },
     );
   });
 
