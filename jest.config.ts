@@ -10,7 +10,7 @@ const config: Config = {
   testMatch: ['**/test/**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: 'tsconfig.tests.json' }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.tests.json' }],
   },
   moduleNameMapper: {
     '^@tied/(core|serializers|generators|conformance)$': '<rootDir>/packages/$1/src/index.ts',
