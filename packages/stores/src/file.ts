@@ -87,6 +87,17 @@ export function fileStore(options: FileStoreOptions): FileStore {
     directoryChecked = true;
   };
 
+  /** fsync of the folder that holds `path`, so that a rename or link in it is on disk. */
+  const syncFolderOf = async (path: string): Promise<void> => {
+    if (!durable) return;
+    const handle = await openAsync(dirname(path), 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  };
+
   /** Writes `data` to a fresh temporary file next to `path` and returns its name. */
   const writeTemp = async (path: string, data: Payload): Promise<string> => {
     checkDirectory();
@@ -101,7 +112,14 @@ export function fileStore(options: FileStoreOptions): FileStore {
       // The shard folder is made on its first session, or the directory was removed since it was checked.
       directoryChecked = false;
       checkDirectory();
-      if (folder !== directory) mkdirSync(folder, { recursive: true, mode: folderMode });
+      const created = folder === directory ? undefined : mkdirSync(folder, { recursive: true, mode: folderMode });
+      if (created !== undefined && durable) {
+        // Each new folder's entry in its parent must reach the disk too.
+        for (let made = folder; ; made = dirname(made)) {
+          await syncFolderOf(made);
+          if (made === created) break;
+        }
+      }
       fd = openTemp();
     }
     try {
@@ -109,21 +127,11 @@ export function fileStore(options: FileStoreOptions): FileStore {
       if (durable) await fsyncAsync(fd);
     } catch (error) {
       closeSync(fd);
-      unlinkSync(temp);
+      discard(temp);
       throw error;
     }
     closeSync(fd);
     return temp;
-  };
-
-  const syncFolderOf = async (path: string): Promise<void> => {
-    if (!durable) return;
-    const handle = await openAsync(dirname(path), 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
   };
 
   /** Every entry under the directory that is a session or a temporary file, with its stats. */
@@ -162,7 +170,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
         if (errorCode(error) === 'EEXIST') throw new SessionExistsError(id);
         throw error;
       } finally {
-        unlinkSync(temp);
+        discard(temp);
       }
       await syncFolderOf(path);
     },
@@ -175,7 +183,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
       try {
         renameSync(temp, path);
       } catch (error) {
-        unlinkSync(temp);
+        discard(temp);
         throw error;
       }
       await syncFolderOf(path);
@@ -304,6 +312,15 @@ function assertPrivate(directory: string): void {
   if (uid === undefined || stats.uid === uid) return;
   const parent = statSync(dirname(directory));
   if ((parent.mode & 0o002) !== 0 && (parent.mode & STICKY) !== 0) refuse(`it is owned by user ${stats.uid}, not ${uid}, in the shared folder ${dirname(directory)}`);
+}
+
+/** Removes a temporary file that is no longer needed; failing that, purge removes it later. */
+function discard(temp: string): void {
+  try {
+    unlinkSync(temp);
+  } catch {
+    // Keep the error that brought us here (or the success) rather than this one.
+  }
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
