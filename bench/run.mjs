@@ -150,7 +150,7 @@ async function main() {
       report.lostUpdates = await lostUpdateRuns(targets, options, taskOptions, unavailable);
     }
     if (options.parts.includes('micro')) {
-      report.micro = await runMicro(options, taskOptions);
+      report.micro = await runMicro({ accessIterations: options.accessIterations, serializerIterations: options.serializerIterations }, taskOptions);
       progress(`micro  ${describe(report.micro)}`);
     }
   } finally {

@@ -27,6 +27,7 @@ function run(command, args, timeoutMs) {
  * or garbage output become { error }.
  */
 export async function runTask(target, task, { baseDir, timeoutMs }) {
+  // The session to seed travels with the task for Perl; Node children import it from workload.mjs.
   const message = JSON.stringify({ target: target.id, namespace: namespaceOf(target, baseDir), session: cycleSession(), ...task });
   const [command, script] = target.runtime === 'perl' ? ['perl', PERL_CHILD] : [process.execPath, NODE_CHILD];
   const { error, stdout, stderr } = await run(command, [script, message], timeoutMs);

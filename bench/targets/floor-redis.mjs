@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Redis from 'ioredis';
 import { deleteRedisPrefix } from '../lib/namespaces.mjs';
-import { REDIS } from '../lib/services.mjs';
-import { reachable } from '../lib/unavailable.mjs';
+import { ioredisClient } from '../lib/ioredis.mjs';
 import { randomId } from '../lib/workload.mjs';
 
 const LEASE_MS = 30_000;
@@ -16,8 +14,7 @@ const COMPARE_AND_DELETE = `if redis.call('get', KEYS[1]) == ARGV[1] then return
  * compare-and-delete of the lock. A taken lock is retried after a short random pause.
  */
 export async function open({ name }) {
-  const redis = new Redis({ ...REDIS, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  await reachable('Redis at 127.0.0.1:6379', () => redis.connect());
+  const redis = await ioredisClient();
   redis.defineCommand('compareAndDelete', { numberOfKeys: 1, lua: COMPARE_AND_DELETE });
   const dataKey = (id) => `${name}:data:${id}`;
   const lockKey = (id) => `${name}:lock:${id}`;
