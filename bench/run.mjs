@@ -46,11 +46,11 @@ function readOptions() {
     console.log(USAGE);
     process.exit(0);
   }
-  const count = (name, normal, quick) => {
+  const count = (name, normal, quick, least = 1) => {
     const text = values[name];
     if (text === undefined) return values.quick ? quick : normal;
     const n = Number(text);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} takes a whole number, not "${text}"`);
+    if (!Number.isInteger(n) || n < least) throw new Error(`--${name} takes a whole number of at least ${least}, not "${text}"`);
     return n;
   };
   const list = (text) => text.split(',').map((word) => word.trim()).filter(Boolean);
@@ -60,8 +60,8 @@ function readOptions() {
   return {
     quick: values.quick,
     cycles: count('cycles', 3000, 300),
-    warmup: count('warmup', 500, 100),
-    rounds: Math.max(1, count('rounds', 5, 1)),
+    warmup: count('warmup', 500, 100, 0),
+    rounds: count('rounds', 5, 1),
     increments: count('increments', 250, 25),
     workers: WORKERS,
     sessions: SESSION_COUNT,
@@ -181,6 +181,6 @@ function mapsAsObjects(_key, value) {
 }
 
 main().catch((error) => {
-  console.error(error.message);
+  console.error(`${error.message} (node bench/run.mjs --help)`);
   process.exitCode = 2;
 });
