@@ -119,8 +119,16 @@ async function lostUpdateRuns(targets, options, taskOptions, unavailable) {
 }
 
 async function main() {
-  const options = readOptions();
-  const targets = selectTargets(options.only);
+  let options;
+  let targets;
+  try {
+    options = readOptions();
+    targets = selectTargets(options.only);
+  } catch (error) {
+    console.error(`${error.message} (node bench/run.mjs --help)`);
+    process.exitCode = 2;
+    return;
+  }
   const baseDir = join(os.tmpdir(), `tied-bench-${process.pid}`);
   const taskOptions = { baseDir, timeoutMs: options.timeoutMs };
   const unavailable = new Map();
@@ -170,8 +178,10 @@ async function main() {
   const shown = Object.fromEntries(Object.entries(files).map(([kind, path]) => [kind, relative(process.cwd(), path)]));
   process.stdout.write(markdownReport({ ...report, files: shown }));
 
+  // A tied flavor that loses an update is a bug, like a target that fails; peers lose them by design.
   const failed = [...(report.summaries?.values() ?? [])].some((s) => s.status === 'error' || s.errors?.length > 0)
     || [...(report.lostUpdates?.values() ?? [])].some((answer) => answer.error)
+    || targets.some((t) => t.kind === 'tied' && report.lostUpdates?.get(t.id)?.result?.lost > 0)
     || Boolean(report.micro?.error);
   if (failed) process.exitCode = 1;
 }
@@ -181,6 +191,6 @@ function mapsAsObjects(_key, value) {
 }
 
 main().catch((error) => {
-  console.error(`${error.message} (node bench/run.mjs --help)`);
+  console.error(error);
   process.exitCode = 2;
 });
