@@ -5,7 +5,7 @@
  * a stable API.
  *
  * The locks are session-level advisory locks, taken and released by multi-statement simple queries:
- *   take:    SET TRANSACTION ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = …;
+ *   take:    SET TRANSACTION ISOLATION LEVEL READ COMMITTED; [SET LOCAL lock_timeout = …;]
  *            SELECT pg_advisory_lock(key); <read or insert>
  *   release: BEGIN; <update>; COMMIT; SELECT pg_advisory_unlock(key)
  * The read runs after the lock is granted, in a snapshot of its own (READ COMMITTED, whatever the
@@ -195,16 +195,16 @@ export async function lockWith(
   };
   client.on('error', held.onError);
   const left = timeLeft(wait);
-  // lock_timeout 0 means no limit: a timeout of 0 ms still waits 1 ms.
-  const lockTimeout = left === undefined ? 0 : Math.max(1, Math.ceil(left));
+  const lockStatements = [
+    'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
+    // lock_timeout 0 means no limit: a timeout of 0 ms still waits 1 ms. Without a timeout, the
+    // server's own lock_timeout (none by default) applies.
+    ...(left === undefined ? [] : [`SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(left))}`]),
+    `SELECT pg_advisory_lock${held.shared}(${held.key})`,
+  ];
   let results: QueryResult[];
   try {
-    results = await abortable(run(client, [
-      'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
-      `SET LOCAL lock_timeout = ${lockTimeout}`,
-      `SELECT pg_advisory_lock${held.shared}(${held.key})`,
-      ...after,
-    ]), held, signal);
+    results = await abortable(run(client, [...lockStatements, ...after]), held, signal);
   } catch (error) {
     if (signal?.aborted) {
       discard(held, error);
@@ -232,7 +232,7 @@ export async function lockWith(
   }
   const lock: Lock = { id, mode, release: async () => void (await settle(lock)) };
   heldLocks.set(lock, held);
-  return { lock, results: results.slice(3) };
+  return { lock, results: results.slice(lockStatements.length) };
 }
 
 /**
