@@ -9,7 +9,7 @@ import {
   type Store,
 } from '@tied/core';
 import { hex, nanoid, uuid } from '@tied/generators';
-import { json, superjson } from '@tied/serializers';
+import { base64, json, storable, superjson } from '@tied/serializers';
 import { processMemory } from './memory.js';
 
 /** The four roles by their Apache::Session::Flex argument names. */
@@ -61,6 +61,9 @@ registerPart('generate', 'Hex', (args) => hex({ length: args.length as number | 
 registerPart('generate', 'UUID', () => uuid());
 registerPart('serialize', 'SuperJSON', () => superjson());
 registerPart('serialize', 'JSON', () => json());
+// Apache::Session::Serialize::Storable and ::Base64 (which is base64 of Storable's nfreeze).
+registerPart('serialize', 'Storable', () => storable());
+registerPart('serialize', 'Base64', () => base64(storable()));
 
 /** Flavors built from Flex arguments are reused: parts hold pools and must not be made per open. */
 const flavorCache = new Map<string, Promise<Flavor>>();

@@ -51,6 +51,24 @@ describe("Flex accepts Apache::Session's argument names", () => {
     await tied(classic)!.release();
   });
 
+  test('Serialize => Storable writes nfreeze bytes, and Base64 the same bytes as encode_base64 text', async () => {
+    const probe = probeStore('PerlPayloadProbe');
+    for (const Serialize of ['Storable', 'Base64']) {
+      const args = { Store: 'PerlPayloadProbe', Lock: 'Null', Generate: 'MD5', Serialize };
+      const created = await openSession(undefined, args);
+      created.name = 'Ann';
+      const id = created._session_id;
+      await tied(created)!.release();
+      await using again = await openSession(id, args);
+      expect(again.name).toBe('Ann');
+    }
+    const [, storableBytes, , base64Text] = probe.written;
+    // Storable's network-order header (05 0b), then the session hash (03).
+    expect([...(storableBytes as Uint8Array).subarray(0, 3)]).toEqual([0x05, 0x0b, 0x03]);
+    expect(base64Text).toMatch(/^BQsD[A-Za-z0-9+/]{72}\n([A-Za-z0-9+/]{76}\n)*[A-Za-z0-9+/]*={0,2}\n$/);
+    expect([...Buffer.from(base64Text as string, 'base64').subarray(0, 3)]).toEqual([0x05, 0x0b, 0x03]);
+  });
+
   test('a Perl name and ours for one argument must agree', async () => {
     await expect(openSession(undefined, { Store: 'Memory', Directory: '/a', directory: '/b' }))
       .rejects.toThrow('Flex arguments Directory and directory both set directory, to different values');

@@ -10,9 +10,6 @@ use warnings;
 use B ();
 use JSON::PP ();
 use Scalar::Util qw(blessed reftype);
-use Apache::Session::File;
-use Apache::Session::MySQL;
-use Apache::Session::Postgres;
 
 binmode STDOUT;
 $| = 1;
@@ -48,7 +45,9 @@ sub tie_args {
 # Ties %$session to $id (undef: a new session). Dies as Apache::Session does when it cannot.
 sub tie_session {
     my ($config, $session, $id) = @_;
-    tie %$session, $CLASS{$config->{backend}}, $id, tie_args($config);
+    my $class = $CLASS{$config->{backend}} // die "unknown backend $config->{backend}\n";
+    eval "require $class; 1" or die $@;
+    tie %$session, $class, $id, tie_args($config);
 }
 
 # Typed plain data: strings stay JSON strings and numbers JSON numbers by the scalar's own flags
