@@ -4,16 +4,17 @@
  * its write, so that a locked cycle costs two round trips. Internal to tied's PostgreSQL parts, not
  * a stable API.
  *
- * The locks are session-level advisory locks, taken and released by multi-statement simple queries:
- *   take:    SET TRANSACTION ISOLATION LEVEL READ COMMITTED; [SET LOCAL lock_timeout = …;]
- *            SELECT pg_advisory_lock(key); <read or insert>
- *   release: BEGIN; <update>; COMMIT; SELECT pg_advisory_unlock(key)
- * The read runs after the lock is granted, in a snapshot of its own (READ COMMITTED, whatever the
- * default), so it sees the last holder's write; a write commits before the unlock runs, so the next
- * holder cannot read the version before it. No transaction stays open while a session is held, and
- * what the store writes outside the lock's client is seen by it.
+ * A held lock is a transaction open on its client that took a transaction-level advisory lock; the
+ * statements go as multi-statement simple queries:
+ *   take:    BEGIN ISOLATION LEVEL READ COMMITTED; [SET LOCAL lock_timeout = …;]
+ *            SELECT pg_advisory_xact_lock(key); <read>
+ *   release: <update>; COMMIT
+ * The read runs after the lock is granted, in a snapshot of its own, so it sees the last holder's
+ * write; the lock ends with the commit that makes the write visible, so the next holder cannot read
+ * the version before it. Only reads run in the held transaction: a new session's insert commits at
+ * once (`commitAfter`), so that the store's other connections see it. The transaction also keeps
+ * the lock and its client together through PgBouncer's transaction pooling.
  */
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Pool, PoolClient, QueryResult } from 'pg';
 import { LockTimeoutError, abortReason, type AcquireOptions, type Lock, type LockMode } from '@tied/core';
@@ -79,9 +80,12 @@ function driverConnectionString(connectionString: string): string {
   return url.toString();
 }
 
-/** The advisory lock key of an id: 64 bits of SHA-256 (a collision only makes two sessions take turns). */
-export function lockKey(id: string): string {
-  return createHash('sha256').update(`Apache-Session-${id}`).digest().readBigInt64BE(0).toString();
+/**
+ * The advisory lock key of an id, as SQL: 64 bits of PostgreSQL's own text hash of
+ * `Apache-Session-<id>` (a collision only makes two sessions take turns).
+ */
+export function lockKeySql(id: string): string {
+  return `hashtextextended(${textLiteral(`Apache-Session-${id}`)}, 0)`;
 }
 
 /** A text literal for the simple query protocol. The text must not contain NUL (the query is a C string). */
@@ -110,9 +114,6 @@ function isFatal(error: unknown): boolean {
 interface Held {
   readonly backend: PostgresBackend;
   readonly client: PoolClient;
-  readonly key: string;
-  /** `_shared` for read locks: the suffix of the advisory lock functions. */
-  readonly shared: '' | '_shared';
   readonly onError: (error: Error) => void;
   /** Set when the connection died while held: the server has let go of the lock. */
   lost: Error | undefined;
@@ -121,7 +122,7 @@ interface Held {
 
 const heldLocks = new WeakMap<Lock, Held>();
 
-/** Back to the pool: only a live client that holds no lock and has no transaction open. */
+/** Back to the pool: only a live client with no transaction open (and so no lock held). */
 function giveBack(held: Held): void {
   held.client.removeListener('error', held.onError);
   held.client.release();
@@ -131,8 +132,6 @@ function giveBack(held: Held): void {
 function discard(held: Held, error: unknown): void {
   held.client.release(error instanceof Error ? error : new Error('tied: connection discarded'));
 }
-
-const unlock = (held: Held) => `SELECT pg_advisory_unlock${held.shared}(${held.key})`;
 
 /**
  * Asks the server, over a connection of its own (the pool may be exhausted by waiters), to cancel
@@ -168,8 +167,10 @@ function abortable<T>(running: Promise<T>, held: Held, signal: AbortSignal | und
 
 /**
  * Takes the advisory lock of `id` (shared for read, exclusive for write) on a pooled client and runs
- * `after` in the same round trip, once the lock is granted. Resolves with the lock and the results of
- * `after`. On any failure no lock is held and the client is back in the pool, or closed.
+ * `after` in the same round trip, once the lock is granted. With `commitAfter`, what `after` wrote
+ * is committed and the lock taken again in a new transaction, still in that round trip (a fresh id
+ * no one else knows yet is not waited for). Resolves with the lock and the results of `after`. On
+ * any failure no lock is held and the client is back in the pool, or closed.
  */
 export async function lockWith(
   backend: PostgresBackend,
@@ -177,6 +178,7 @@ export async function lockWith(
   mode: LockMode,
   options: AcquireOptions = {},
   after: readonly string[] = [],
+  commitAfter = false,
 ): Promise<{ lock: Lock; results: QueryResult[] }> {
   const { signal } = options;
   if (signal?.aborted) throw abortReason(signal);
@@ -185,8 +187,6 @@ export async function lockWith(
   const held: Held = {
     backend,
     client,
-    key: lockKey(id),
-    shared: mode === 'read' ? '_shared' : '',
     lost: undefined,
     ended: false,
     onError: (error) => {
@@ -195,16 +195,18 @@ export async function lockWith(
   };
   client.on('error', held.onError);
   const left = timeLeft(wait);
+  const takeLock = `SELECT pg_advisory_xact_lock${mode === 'read' ? '_shared' : ''}(${lockKeySql(id)})`;
   const lockStatements = [
-    'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
+    'BEGIN ISOLATION LEVEL READ COMMITTED',
     // lock_timeout 0 means no limit: a timeout of 0 ms still waits 1 ms. Without a timeout, the
     // server's own lock_timeout (none by default) applies.
     ...(left === undefined ? [] : [`SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(left))}`]),
-    `SELECT pg_advisory_lock${held.shared}(${held.key})`,
+    takeLock,
   ];
+  const relock = commitAfter ? ['COMMIT', 'BEGIN ISOLATION LEVEL READ COMMITTED', takeLock] : [];
   let results: QueryResult[];
   try {
-    results = await abortable(run(client, [...lockStatements, ...after]), held, signal);
+    results = await abortable(run(client, [...lockStatements, ...after, ...relock]), held, signal);
   } catch (error) {
     if (signal?.aborted) {
       discard(held, error);
@@ -214,13 +216,12 @@ export async function lockWith(
       discard(held, error);
       throw new LockLostError(id, `Lost the connection to PostgreSQL while taking the lock of session ${id}: ${(error as Error).message}`, { cause: error });
     }
-    // The statements' transaction rolled back, but a session-level lock taken before the failing
-    // statement outlives it: let go of it (a warning, not an error, when it was not taken).
+    // The failed statement left its transaction open and aborted: rolling it back ends the lock too.
     try {
-      await client.query(unlock(held));
+      await client.query('ROLLBACK');
       giveBack(held);
-    } catch (unlockError) {
-      discard(held, unlockError);
+    } catch (rollbackError) {
+      discard(held, rollbackError);
     }
     if ((error as { code?: string }).code === '55P03') throw new LockTimeoutError(id, wait.timeout ?? 0, { cause: error });
     throw error;
@@ -232,13 +233,14 @@ export async function lockWith(
   }
   const lock: Lock = { id, mode, release: async () => void (await settle(lock)) };
   heldLocks.set(lock, held);
-  return { lock, results: results.slice(lockStatements.length) };
+  return { lock, results: results.slice(lockStatements.length, lockStatements.length + after.length) };
 }
 
 /**
- * Runs `before` in a transaction that commits, then releases the lock — one round trip — and gives
- * the client back. When a statement of `before` fails, it is rolled back, the lock still released
- * and the error thrown; when the connection died, `LockLostError` (nothing of `before` was written).
+ * Runs `before` in the lock's transaction and commits it, which releases the lock — one round trip —
+ * and gives the client back. When a statement of `before` fails, the transaction is rolled back (the
+ * lock released all the same) and the error thrown; when the connection died, `LockLostError`
+ * (the server rolled back: nothing of `before` was written).
  */
 export async function settle(lock: Lock, before: readonly string[] = []): Promise<QueryResult[]> {
   const held = heldLocks.get(lock);
@@ -253,20 +255,19 @@ export async function settle(lock: Lock, before: readonly string[] = []): Promis
     return new LockLostError(lock.id, `The PostgreSQL connection holding the lock of session ${lock.id} was lost (${(cause as Error).message}); the server released the lock and nothing was written`, { cause });
   };
   if (held.lost) throw lost(held.lost);
-  const statements = before.length === 0 ? [unlock(held)] : ['BEGIN', ...before, 'COMMIT', unlock(held)];
   let results: QueryResult[];
   try {
-    results = await run(held.client, statements);
+    results = await run(held.client, [...before, 'COMMIT']);
   } catch (error) {
     if (isFatal(error) || held.lost) throw lost(error);
     try {
-      await run(held.client, ['ROLLBACK', unlock(held)]);
+      await held.client.query('ROLLBACK');
       giveBack(held);
-    } catch (cleanupError) {
-      discard(held, cleanupError);
+    } catch (rollbackError) {
+      discard(held, rollbackError);
     }
     throw error;
   }
   giveBack(held);
-  return before.length === 0 ? [] : results.slice(1, 1 + before.length);
+  return results.slice(0, before.length);
 }

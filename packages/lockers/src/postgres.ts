@@ -2,7 +2,7 @@ import type { Locker } from '@tied/core';
 import { lockWith, postgresBackend, postgresBackendKey, type PostgresBackend, type PostgresConnectionOptions } from './postgres-connection.js';
 
 export { LockLostError } from './lock-lost.js';
-export { lockKey, type PostgresConnectionOptions } from './postgres-connection.js';
+export { lockKeySql, type PostgresConnectionOptions } from './postgres-connection.js';
 
 export type PostgresLockerOptions = PostgresConnectionOptions;
 
@@ -12,9 +12,10 @@ export interface PostgresLocker extends Locker {
 }
 
 /**
- * Session-level advisory locks on a key derived from the id — `pg_advisory_lock_shared` for read,
- * `pg_advisory_lock` for write — on a pooled client held from acquire to release. A holder that dies
- * loses its connection, and the server frees the lock with it.
+ * Advisory locks on a key derived from the id — `pg_advisory_xact_lock_shared` for read,
+ * `pg_advisory_xact_lock` for write — in a transaction kept open on a pooled client from acquire to
+ * release (its commit releases the lock). A holder that dies loses its connection, and the server
+ * rolls back and frees the lock with it.
  */
 export function postgresLocker(options: PostgresLockerOptions): PostgresLocker {
   const backend = postgresBackend(options, 'postgresLocker');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
 import { freshId, lockerSuite, serviceUnavailable } from '@tied/conformance';
 import { LockTimeoutError } from '@tied/core';
-import { lockKey, postgresLocker } from '@tied/lockers/postgres';
+import { lockKeySql, postgresLocker } from '@tied/lockers/postgres';
 import { postgresStore } from '@tied/stores/postgres';
 
 const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
@@ -19,9 +19,9 @@ const rejectionOf = (promise: Promise<unknown>): Promise<unknown> =>
 /** Backends holding (granted) or waiting for the advisory lock of `id`. */
 async function advisory(id: string, granted: boolean): Promise<number[]> {
   const { rows } = await pool.query<{ pid: number }>(
-    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted = $2
-       AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`,
-    [lockKey(id), granted],
+    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted = $1
+       AND ((classid::bigint << 32) | objid::bigint) = ${lockKeySql(id)}`,
+    [granted],
   );
   return rows.map((row) => row.pid);
 }
@@ -42,15 +42,14 @@ lockerSuite({ name: 'postgresLocker', skip, factory: () => postgresLocker({ pool
 describe('postgresLocker', () => {
   const locker = postgresLocker({ pool });
 
-  it('holds a session-level advisory lock on the 64-bit key of the id, shared for read, with no transaction left open', async () => {
+  it('holds a transaction-level advisory lock on the 64-bit key of the id, shared for read, in a transaction its release commits', async () => {
     const id = freshId();
     const reader = await locker.acquire(id, 'read');
     const { rows: [lock] } = await pool.query(
       `SELECT l.mode, a.state FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-       WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
-      [lockKey(id)],
+       WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = ${lockKeySql(id)}`,
     );
-    expect(lock).toEqual({ mode: 'ShareLock', state: 'idle' });
+    expect(lock).toEqual({ mode: 'ShareLock', state: 'idle in transaction' });
     await reader.release();
     expect(await advisory(id, true)).toEqual([]);
   });

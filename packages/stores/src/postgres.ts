@@ -171,7 +171,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         const current = await layoutOf();
         checkId(id, current);
         const value = literal(prepare(data, current));
-        const { lock, results } = await lockWith(lockerBackend, id, 'write', acquireOptions, [insertSql(textLiteral(id), value)]);
+        // The insert commits at once (the store's other connections must see it); the lock stays.
+        const { lock, results } = await lockWith(lockerBackend, id, 'write', acquireOptions, [insertSql(textLiteral(id), value)], true);
         if (results[0]!.rowCount === 0) {
           await lock.release();
           throw new SessionExistsError(id);

@@ -108,6 +108,20 @@ describe('postgresStore', () => {
     expect(((await rejectionOf(locker.acquire(freshId(), 'write'))) as Error).message).toMatch(/pool after calling end/);
   });
 
+  it("a new session is committed at open: while it is held, the store's other connections see it, and save() and delete() work", async () => {
+    const store = postgresStore({ pool, table: RECOMMENDED });
+    const flavor = flavorOn(store, pool);
+    const session = await flavor.open<{ n: number }>();
+    const id = session._session_id;
+    expect((await store.materialize(id)).data).toBeDefined();
+    session.n = 1;
+    await tied(session)!.save();
+    const { rows: [saved] } = await pool.query(`SELECT convert_from(a_session, 'UTF8') AS text FROM ${RECOMMENDED} WHERE id = $1`, [id]);
+    expect(saved.text).toContain('"n":1');
+    await tied(session)!.delete();
+    expect((await pool.query(`SELECT 1 FROM ${RECOMMENDED} WHERE id = $1`, [id])).rowCount).toBe(0);
+  });
+
   it('a locked cycle costs 2 round trips, a new session 2, a read-only open 2', async () => {
     const proxy = await roundTripProxy(POSTGRES.port);
     const counted = new pg.Pool({ ...POSTGRES, port: proxy.port, max: 1 });

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
 import { serviceUnavailable } from '@tied/conformance';
-import { LockLostError, lockKey } from '@tied/lockers/postgres';
+import { LockLostError, lockKeySql } from '@tied/lockers/postgres';
 import { postgresStore } from '@tied/stores/postgres';
 import { LockTimeoutError, PostgresSession, openSession, tied, type PostgresSessionArgs } from 'tied';
 import { holdInChild, incrementInChildren, killHard } from './helpers/sql-children.js';
@@ -32,8 +32,7 @@ async function counter(): Promise<string> {
 async function holdersOf(id: string): Promise<number[]> {
   const { rows } = await admin.query<{ pid: number }>(
     `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-       AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`,
-    [lockKey(id)],
+       AND ((classid::bigint << 32) | objid::bigint) = ${lockKeySql(id)}`,
   );
   return rows.map((row) => row.pid);
 }
