@@ -129,8 +129,9 @@ async function main() {
     process.exitCode = 2;
     return;
   }
-  const baseDir = join(os.tmpdir(), `tied-bench-${process.pid}`);
-  const taskOptions = { baseDir, timeoutMs: options.timeoutMs };
+  const runId = process.pid;
+  const baseDir = join(os.tmpdir(), `tied-bench-${runId}`);
+  const taskOptions = { runId, baseDir, timeoutMs: options.timeoutMs };
   const unavailable = new Map();
   for (const target of targets.filter((t) => t.runtime === 'perl')) {
     const missing = await perlMissing(target);

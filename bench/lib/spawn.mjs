@@ -7,9 +7,12 @@ const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 const NODE_CHILD = join(BENCH_DIR, 'child.mjs');
 const PERL_CHILD = join(BENCH_DIR, 'apache-session.pl');
 
-/** The table / key prefix / directory a target works in. */
-export function namespaceOf(target, baseDir) {
-  const name = `tied_bench_${target.id.replace(/-/g, '_')}`;
+/**
+ * The table / key prefix / directory a target works in: tied_bench_<run>_<target>, the run being
+ * the bench's process id, so that two bench runs on one server never empty each other's tables.
+ */
+export function namespaceOf(target, { runId, baseDir }) {
+  const name = `tied_bench_${runId}_${target.id.replace(/-/g, '_')}`;
   return { name, dir: join(baseDir, name) };
 }
 
@@ -26,9 +29,9 @@ function run(command, args, timeoutMs) {
  * returns its answer: { result } | { unavailable } | { error }. Never throws: a crash, a timeout
  * or garbage output become { error }.
  */
-export async function runTask(target, task, { baseDir, timeoutMs }) {
+export async function runTask(target, task, { runId, baseDir, timeoutMs }) {
   // The session to seed travels with the task for Perl; Node children import it from workload.mjs.
-  const message = JSON.stringify({ target: target.id, namespace: namespaceOf(target, baseDir), session: cycleSession(), ...task });
+  const message = JSON.stringify({ target: target.id, namespace: namespaceOf(target, { runId, baseDir }), session: cycleSession(), ...task });
   const [command, script] = target.runtime === 'perl' ? ['perl', PERL_CHILD] : [process.execPath, NODE_CHILD];
   const { error, stdout, stderr } = await run(command, [script, message], timeoutMs);
   const lastLine = stdout.trim().split('\n').pop();
@@ -43,8 +46,8 @@ export async function runTask(target, task, { baseDir, timeoutMs }) {
 }
 
 /** Runs the micro figures in a fresh Node process. */
-export function runMicro(task, { baseDir, timeoutMs }) {
-  return runTask({ id: 'micro', runtime: 'node' }, { op: 'micro', ...task }, { baseDir, timeoutMs });
+export function runMicro(task, runOptions) {
+  return runTask({ id: 'micro', runtime: 'node' }, { op: 'micro', ...task }, runOptions);
 }
 
 /** Why a Perl target cannot run here, or undefined when perl has Apache::Session and the DBD it needs. */
