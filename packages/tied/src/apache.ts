@@ -12,6 +12,7 @@ import { storable } from '@tied/serializers/storable';
 import { fileStore } from '@tied/stores/file';
 import type { MySQLPool } from '@tied/stores/mysql';
 import type { PostgresConnectionOptions } from '@tied/stores/postgres';
+import { dataSourceUrl } from './dbi-data-source.js';
 import { splitFlexArgs, type FlexArgs } from './flex.js';
 
 /** What every Perl flavor takes beside the open options: the length of new ids. */
@@ -37,26 +38,36 @@ export interface ApacheMySQLArgs extends PerlIdArgs {
   pool?: MySQLPool;
   Handle?: MySQLPool;
   LockHandle?: MySQLPool;
-  /** `mysql://user:password@host/database`: tied makes the pool. */
+  /** `mysql://user:password@host/database`, or Perl's DataSource (`dbi:mysql:…`), UserName, Password: tied makes the pool. */
   uri?: string;
+  DataSource?: string;
+  UserName?: string;
+  Password?: string;
   /** Default `sessions` (Perl's TableName). */
   table?: string;
   TableName?: string;
   /** 'perl' (default): Perl's `id char(32), a_session blob`; 'recommended' when you added `updated_at`. */
   schema?: 'perl' | 'recommended';
+  /** Create the table of `schema`, unless it exists, when the parts are made. */
+  createTable?: boolean;
 }
 
 export interface ApachePostgresArgs extends PerlIdArgs {
   /** A pg Pool (Perl's Handle); each held session keeps one of its clients, in a transaction. */
   pool?: PostgresConnectionOptions['pool'];
   Handle?: PostgresConnectionOptions['pool'];
-  /** `postgres://user:password@host/database`: tied makes the pool. */
+  /** `postgres://user:password@host/database`, or Perl's DataSource (`dbi:Pg:…`), UserName, Password: tied makes the pool. */
   connectionString?: string;
+  DataSource?: string;
+  UserName?: string;
+  Password?: string;
   /** Default `sessions` (Perl's TableName). */
   table?: string;
   TableName?: string;
   /** 'perl' (default): Perl's `id char(32), a_session text`; 'recommended' when you added `updated_at`. */
   schema?: 'perl' | 'recommended';
+  /** Create the table of `schema`, unless it exists, when the parts are made. */
+  createTable?: boolean;
 }
 
 /** A Perl flavor: `open` as on any flavor, with the backend's arguments beside the open options. */
@@ -111,6 +122,20 @@ function perlFlavor<A extends PerlIdArgs>(build: (args: Record<string, unknown>)
 }
 
 const generator = (args: Record<string, unknown>) => hex({ length: args.length as number | undefined });
+const schema = (args: Record<string, unknown>) => (args.schema as 'perl' | 'recommended' | undefined) ?? 'perl';
+const table = (args: Record<string, unknown>) => (args.table as string | undefined) ?? PERL_TABLE;
+
+/** Loads a part that needs a database driver, which is an optional peer: a missing one is named. */
+async function withDriver<T>(driver: string, importing: Promise<T>): Promise<T> {
+  try {
+    return await importing;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && (error as Error).message.includes(`'${driver}'`)) {
+      throw new Error(`tied/apache needs the ${driver} package for this flavor: npm install ${driver}`, { cause: error });
+    }
+    throw error;
+  }
+}
 
 /** Apache::Session::File: Store::File, Lock::File, Generate::MD5, Serialize::Storable. */
 export const File = perlFlavor<ApacheFileArgs>(async (args) => ({
@@ -123,15 +148,12 @@ export const File = perlFlavor<ApacheFileArgs>(async (args) => ({
 /** Apache::Session::MySQL: Store::MySQL, Lock::MySQL (`GET_LOCK('Apache-Session-<id>')`), Generate::MD5, Serialize::Storable. */
 export const MySQL = perlFlavor<ApacheMySQLArgs>(async (args) => {
   // The driver is loaded on first use, so tied/apache works without mysql2 installed.
-  const { mysqlStore } = await import('@tied/stores/mysql');
-  const { mysqlLocker } = await import('@tied/lockers/mysql');
-  const connection = { pool: args.pool as MySQLPool | undefined, uri: args.uri as string | undefined };
-  return {
-    store: mysqlStore({ ...connection, table: (args.table as string | undefined) ?? PERL_TABLE, schema: (args.schema as 'perl' | undefined) ?? 'perl' }),
-    locker: mysqlLocker(connection),
-    generator: generator(args),
-    serializer: storable(),
-  };
+  const { mysqlStore } = await withDriver('mysql2', import('@tied/stores/mysql'));
+  const { mysqlLocker } = await withDriver('mysql2', import('@tied/lockers/mysql'));
+  const connection = { pool: args.pool as MySQLPool | undefined, uri: (args.uri as string | undefined) ?? dataSourceUrl(args, 'mysql') };
+  const store = mysqlStore({ ...connection, table: table(args), schema: schema(args) });
+  if (args.createTable === true) await store.createTable();
+  return { store, locker: mysqlLocker(connection), generator: generator(args), serializer: storable() };
 });
 
 /**
@@ -139,15 +161,14 @@ export const MySQL = perlFlavor<ApacheMySQLArgs>(async (args) => {
  * row locked in a transaction until release (Lock::Null: no other lock), Generate::MD5, Serialize::Base64.
  */
 export const Postgres = perlFlavor<ApachePostgresArgs>(async (args) => {
-  const { postgresStore } = await import('@tied/stores/postgres');
-  const { postgresRowLocker } = await import('@tied/lockers/postgres-row');
-  const connection = { pool: args.pool as PostgresConnectionOptions['pool'], connectionString: args.connectionString as string | undefined };
-  const table = (args.table as string | undefined) ?? PERL_TABLE;
-  const locker = postgresRowLocker({ ...connection, table });
-  return {
-    store: locker.guard(postgresStore({ ...connection, table, schema: (args.schema as 'perl' | undefined) ?? 'perl' })),
-    locker,
-    generator: generator(args),
-    serializer: base64(storable()),
+  const { postgresStore } = await withDriver('pg', import('@tied/stores/postgres'));
+  const { postgresRowLocker } = await withDriver('pg', import('@tied/lockers/postgres-row'));
+  const connection = {
+    pool: args.pool as PostgresConnectionOptions['pool'],
+    connectionString: (args.connectionString as string | undefined) ?? dataSourceUrl(args, 'Pg'),
   };
+  const store = postgresStore({ ...connection, table: table(args), schema: schema(args) });
+  if (args.createTable === true) await store.createTable();
+  const locker = postgresRowLocker({ ...connection, table: table(args) });
+  return { store: locker.guard(store), locker, generator: generator(args), serializer: base64(storable()) };
 });

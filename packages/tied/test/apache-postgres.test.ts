@@ -1,11 +1,13 @@
 import pg from 'pg';
-import { afterAll, beforeAll } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { serviceUnavailable } from '@tied/conformance';
+import { tied } from 'tied';
 import { Postgres } from 'tied/apache';
-import { interopTests, perlUnavailable, type InteropConfig } from './apache-interop.js';
+import { interopTests, perlRead, perlUnavailable, type InteropConfig } from './apache-interop.js';
 
-// Perl's schema, in a table of this test's own.
+// Perl's schema, in tables of this test's own; the second is made by createTable.
 const table = 'tied_perl_pg_sessions';
+const createdTable = 'tied_perl_pg_sessions_created';
 const pool = new pg.Pool({ host: '127.0.0.1', user: 'postgres', database: 'test', max: 6 });
 
 const skip = await serviceUnavailable('PostgreSQL at 127.0.0.1:5432', () => pool.query('SELECT 1'))
@@ -13,16 +15,41 @@ const skip = await serviceUnavailable('PostgreSQL at 127.0.0.1:5432', () => pool
 
 beforeAll(async () => {
   if (skip !== undefined) return;
-  await pool.query(`DROP TABLE IF EXISTS ${table}`);
+  await pool.query(`DROP TABLE IF EXISTS ${table}, ${createdTable}`);
   await pool.query(`CREATE TABLE ${table} (id char(32) not null primary key, a_session text)`);
 });
 
 afterAll(async () => {
-  if (skip === undefined) await pool.query(`DROP TABLE IF EXISTS ${table}`);
+  if (skip === undefined) await pool.query(`DROP TABLE IF EXISTS ${table}, ${createdTable}`);
   await pool.end();
 });
 
 const config: InteropConfig = { backend: 'Postgres', table };
+
+describe("tied/apache Postgres: Perl's configuration", () => {
+  const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+
+  it("DataSource, UserName, Password and TableName as Perl passes them; createTable makes Perl's table", async () => {
+    const perlArgs = { DataSource: 'DBI:Pg:dbname=test;host=127.0.0.1', UserName: 'postgres', Password: '', TableName: createdTable, createTable: true };
+    const flavor = await Postgres.flavor(perlArgs);
+    try {
+      const session = await Postgres.open(undefined, perlArgs);
+      session.from = 'node';
+      const id = session._session_id;
+      await tied(session)!.release();
+      expect(await perlRead({ backend: 'Postgres', table: createdTable }, id)).toMatchObject({ from: 'node' });
+      const { rows } = await pool.query<{ name: string; type: string }>(
+        `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+          WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+        [createdTable],
+      );
+      expect(rows.map((column) => [column.name, column.type])).toEqual([['id', 'character(32)'], ['a_session', 'text']]);
+    } finally {
+      // The pool tied made from the DataSource.
+      await flavor.close();
+    }
+  });
+});
 
 interopTests('Postgres', skip, () => ({
   config,
