@@ -32,7 +32,15 @@ export interface InteropBackend {
 
 /** A skip reason when Perl, Apache::Session or the DBI driver this backend needs is missing. */
 export function perlUnavailable(modules: string[]): Promise<string | undefined> {
-  return serviceUnavailable(`Perl with ${modules.join(', ')}`, () => run('perl', [...modules.map((m) => `-M${m}`), '-e1']));
+  return serviceUnavailable(`Perl ${modules.join(' + ')}`, async () => {
+    try {
+      await run('perl', [...modules.map((m) => `-M${m}`), '-e1']);
+    } catch (error) {
+      // Perl's first complaint, without the @INC listing: "Can't locate Apache/Session/File.pm in @INC".
+      const complaint = (error as { stderr?: string }).stderr?.split('\n')[0]?.replace(/ \(@INC contains.*$/, '');
+      throw new Error(complaint || (error as Error).message);
+    }
+  });
 }
 
 /** Runs a Perl script to its end and returns its output, trimmed. */
