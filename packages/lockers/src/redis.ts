@@ -82,10 +82,10 @@ interface Held {
  * id queue first come, first served and only the head polls Redis.
  */
 export function redisLocker(options: RedisLockerOptions): RedisLocker {
-  const { client, url, owned } = connectionOf(options, 'redisLocker');
   const prefix = checkPrefix(options.prefix ?? 'tied:', 'redisLocker');
   const lease = options.lease ?? 10_000;
   if (!Number.isInteger(lease) || lease < 100) throw new RangeError(`redisLocker: lease must be an integer of at least 100 ms, got ${lease}`);
+  const { client, url, owned } = connectionOf(options, 'redisLocker');
   const keyOf = (id: string) => lockKey(prefix, id);
   const turns = memoryLocker();
   const heldById = new Map<string, Held>();

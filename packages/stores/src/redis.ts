@@ -98,7 +98,6 @@ const SCAN_BATCH = 1000;
  * under a lock is fenced: refused with `LockLostError` once the lease has run out.
  */
 export function redisStore(options: RedisStoreOptions): Store {
-  const { client, url, owned } = connectionOf(options, 'redisStore');
   const prefix = checkPrefix(options.prefix ?? 'tied:', 'redisStore');
   const ttl = options.ttl;
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new RangeError(`redisStore: ttl must be a positive integer (ms), got ${ttl}`);
@@ -106,6 +105,7 @@ export function redisStore(options: RedisStoreOptions): Store {
   if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes <= 0 || maxPayloadBytes > REDIS_MAX_VALUE) {
     throw new RangeError(`redisStore: maxPayloadBytes must be an integer from 1 to ${REDIS_MAX_VALUE}, got ${maxPayloadBytes}`);
   }
+  const { client, url, owned } = connectionOf(options, 'redisStore');
   const keyOf = (id: string) => dataKey(prefix, id);
   const ttlArg = ttl === undefined ? '' : String(ttl);
   /** Lockers fused with this store: a write of an id one of them holds is fenced with its lease. */
