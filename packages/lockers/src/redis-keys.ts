@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
 import { TiedError } from '@tied/core';
+import { LockLostError } from './lock-lost.js';
 
 /** An ioredis client: a single server (or Sentinel) connection, or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -23,14 +24,11 @@ export class BackendError extends TiedError {
 }
 
 /**
- * A write was refused because the lease it relied on had ended (it expired while the holder stalled
- * longer than the lease, and may be held by someone else now): nothing was written.
+ * The `LockLostError` of a write refused because the lease it relied on had run out (the holder
+ * stalled longer than the lease, and someone else may hold the lock now): nothing was written.
  */
-export class LockLostError extends TiedError {
-  readonly code = 'ERR_LOCK_LOST';
-  constructor(readonly sessionId: string) {
-    super(`The lock of session ${sessionId} expired before this write (the lease ran out); nothing was written`);
-  }
+export function leaseLost(sessionId: string): LockLostError {
+  return new LockLostError(sessionId, `The lease on the lock of session ${sessionId} ran out before this write; nothing was written`);
 }
 
 export function connectionOf(options: RedisConnectionOptions, part: string): { client: RedisClient; url: string | undefined; owned: boolean } {

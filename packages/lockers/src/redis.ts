@@ -11,7 +11,8 @@ import {
   type RedisConnectionOptions,
 } from './redis-keys.js';
 
-export { BackendError, LockLostError, type RedisClient, type RedisConnectionOptions } from './redis-keys.js';
+export { BackendError, type RedisClient, type RedisConnectionOptions } from './redis-keys.js';
+export { LockLostError } from './lock-lost.js';
 /** The key layout and Lua that @tied/stores/redis shares with this locker (not a stable API). */
 export * as redisKeys from './redis-keys.js';
 

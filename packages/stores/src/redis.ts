@@ -10,9 +10,9 @@ import {
   type StoredSession,
   type StoredSessionInfo,
 } from '@tied/core';
-import { LockLostError, leaseAccess, redisKeys, type LeaseAccess, type RedisConnectionOptions, type RedisLocker } from '@tied/lockers/redis';
+import { leaseAccess, redisKeys, type LeaseAccess, type RedisConnectionOptions, type RedisLocker } from '@tied/lockers/redis';
 
-const { TAKE_LEASE_LUA, backendError, checkPrefix, connectionOf, dataKey, newToken, runScript, script } = redisKeys;
+const { TAKE_LEASE_LUA, backendError, checkPrefix, connectionOf, dataKey, leaseLost, newToken, runScript, script } = redisKeys;
 
 export { BackendError, LockLostError, type RedisClient } from '@tied/lockers/redis';
 
@@ -131,7 +131,7 @@ export function redisStore(options: RedisStoreOptions): Store {
 
   /** Interprets UPDATE's reply. */
   const updated = (id: string, reply: unknown): void => {
-    if (reply === -1) throw new LockLostError(id);
+    if (reply === -1) throw leaseLost(id);
     if (reply === 0) throw new SessionNotFoundError(id);
   };
 
@@ -189,7 +189,7 @@ export function redisStore(options: RedisStoreOptions): Store {
         await withBackend(() => client.del(keyOf(id)));
         return;
       }
-      if ((await runScript(client, REMOVE, [keyOf(id), held.access.lockKey(id)], [held.token])) === -1) throw new LockLostError(id);
+      if ((await runScript(client, REMOVE, [keyOf(id), held.access.lockKey(id)], [held.token])) === -1) throw leaseLost(id);
     },
 
     async *list(): AsyncIterable<StoredSessionInfo> {
