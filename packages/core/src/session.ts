@@ -188,7 +188,8 @@ function samePayload(a: Payload, b: Payload): boolean {
 /** The status machine behind one open session and the Proxy that records its top-level writes. */
 class SessionState implements SessionHandle {
   readonly proxy: object;
-  private modified = false;
+  /** Set by the Proxy's traps on a top-level write. */
+  modified = false;
   private deleted = false;
   private released = false;
   private releasing: Promise<void> | undefined;
@@ -205,7 +206,7 @@ class SessionState implements SessionHandle {
     private lock: Lock | undefined,
     readonly isNew: boolean,
   ) {
-    this.proxy = new Proxy(data, this.trapsFor());
+    this.proxy = new Proxy(data, new SessionTraps(this));
     handles.set(this.proxy, this);
   }
 
@@ -300,58 +301,73 @@ class SessionState implements SessionHandle {
     return { timeout: this.options.lockTimeout, signal: this.options.signal };
   }
 
-  private assertUsable(): void {
+  assertUsable(): void {
     if (this.released) throw new SessionReleasedError(this.id);
   }
 
-  private assertWritable(): void {
+  assertWritable(): void {
     this.assertUsable();
     if (this.options.readonly) throw new ReadonlySessionError(this.id);
   }
 
-  private assertKeyWritable(key: string | symbol): void {
+  assertKeyWritable(key: string | symbol): void {
     this.assertWritable();
     if (key === '_session_id') throw new TypeError('_session_id is read-only');
   }
 
-  private trapsFor(): ProxyHandler<SessionData> {
-    const dispose = () => this.release();
-    return {
-      get: (target, key) => {
-        // Symbols are never session data (no serializer holds them); they stay readable after release
-        // so that `await using`, util.inspect and test matchers keep working.
-        if (key === Symbol.asyncDispose) return dispose;
-        if (typeof key === 'symbol') return Reflect.get(target, key);
-        this.assertUsable();
-        return Reflect.get(target, key);
-      },
-      set: (target, key, value) => {
-        this.assertKeyWritable(key);
-        this.modified = true;
-        return Reflect.set(target, key, value);
-      },
-      deleteProperty: (target, key) => {
-        this.assertKeyWritable(key);
-        this.modified = true;
-        return Reflect.deleteProperty(target, key);
-      },
-      defineProperty: (target, key, descriptor) => {
-        this.assertKeyWritable(key);
-        this.modified = true;
-        return Reflect.defineProperty(target, key, descriptor);
-      },
-      has: (target, key) => {
-        if (typeof key !== 'symbol') this.assertUsable();
-        return Reflect.has(target, key);
-      },
-      ownKeys: (target) => {
-        this.assertUsable();
-        return Reflect.ownKeys(target);
-      },
-      getOwnPropertyDescriptor: (target, key) => {
-        if (typeof key !== 'symbol') this.assertUsable();
-        return Reflect.getOwnPropertyDescriptor(target, key);
-      },
-    };
+
+}
+
+/**
+ * The Proxy's traps: they record top-level writes on the state and refuse use after release. One
+ * object per session (its methods are shared on the prototype), as sessions are opened per request.
+ */
+class SessionTraps implements ProxyHandler<SessionData> {
+  constructor(private readonly state: SessionState) {}
+
+  get(target: SessionData, key: string | symbol): unknown {
+    // Symbols are never session data (no serializer holds them); they stay readable after release
+    // so that `await using`, util.inspect and test matchers keep working.
+    if (typeof key === 'symbol') return key === Symbol.asyncDispose ? this.dispose : Reflect.get(target, key);
+    this.state.assertUsable();
+    return target[key];
+  }
+
+  set(target: SessionData, key: string | symbol, value: unknown): boolean {
+    this.state.assertKeyWritable(key);
+    this.state.modified = true;
+    return Reflect.set(target, key, value);
+  }
+
+  deleteProperty(target: SessionData, key: string | symbol): boolean {
+    this.state.assertKeyWritable(key);
+    this.state.modified = true;
+    return Reflect.deleteProperty(target, key);
+  }
+
+  defineProperty(target: SessionData, key: string | symbol, descriptor: PropertyDescriptor): boolean {
+    this.state.assertKeyWritable(key);
+    this.state.modified = true;
+    return Reflect.defineProperty(target, key, descriptor);
+  }
+
+  has(target: SessionData, key: string | symbol): boolean {
+    if (typeof key !== 'symbol') this.state.assertUsable();
+    return key in target;
+  }
+
+  ownKeys(target: SessionData): ArrayLike<string | symbol> {
+    this.state.assertUsable();
+    return Reflect.ownKeys(target);
+  }
+
+  getOwnPropertyDescriptor(target: SessionData, key: string | symbol): PropertyDescriptor | undefined {
+    if (typeof key !== 'symbol') this.state.assertUsable();
+    return Reflect.getOwnPropertyDescriptor(target, key);
+  }
+
+  /** `[Symbol.asyncDispose]`: what `await using` calls at the end of the scope. */
+  private get dispose(): () => Promise<void> {
+    return () => this.state.release();
   }
 }

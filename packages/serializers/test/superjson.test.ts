@@ -1,5 +1,6 @@
 import { expect, test } from '@jest/globals';
 import fc from 'fast-check';
+import SuperJSON from 'superjson';
 import { SerializationError, SessionCorruptError } from '@tied/core';
 import { portableSession, serializerSuite } from '@tied/conformance';
 import { superjson } from '@tied/serializers/superjson';
@@ -45,4 +46,20 @@ test('JSON that is not superjson output is corrupt', () => {
   for (const input of ['{"a":1}', '[]', '{"json": 5}', '{"json": {}, "meta": {"values": {"a": ["custom", "nope"]}}}']) {
     expect(() => superjson().unserialize(input)).toThrow(SessionCorruptError);
   }
+});
+
+test('the plain-JSON fast path writes exactly the bytes superjson writes (property)', () => {
+  const shared = { k: 1 };
+  const tricky = fc.constantFrom<unknown>(undefined, -0, NaN, Infinity, 1n, new Date(0), new Map([[1, 2]]), new Set([1]), /re/g, shared, [1, , 3], [undefined], Object.create(null), { toJSON: 'not a function' });
+  const leaf = fc.oneof(fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), tricky);
+  const value = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: 'small' }, leaf, tie('array'), tie('object')),
+    array: fc.array(tie('node'), { maxLength: 4 }),
+    object: fc.dictionary(fc.string().filter((k) => !reservedKeys.includes(k)), tie('node'), { maxKeys: 4 }),
+  })).node;
+  const session = fc.dictionary(fc.string().filter((k) => !reservedKeys.includes(k)), value, { maxKeys: 6 });
+  fc.assert(fc.property(session, (data) => {
+    expect(superjson().serialize(data)).toBe(SuperJSON.stringify(data));
+    expect(superjson().unserialize(superjson().serialize(data))).toEqual(SuperJSON.parse(SuperJSON.stringify(data)));
+  }), { numRuns: 2000 });
 });
