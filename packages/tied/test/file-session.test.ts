@@ -43,7 +43,7 @@ describe('the embedded default', () => {
     session.user = { name: 'Ann', state: 'Ohio' };
     const id = session._session_id;
     await tied(session)!.release();
-    expect(readdirSync(defaultDirectory).sort()).toEqual([`Apache-Session-${id}.lock`, id]);
+    expect(readdirSync(defaultDirectory).sort()).toEqual([`Apache-Session-${id}.lock`, id].sort());
     expect(JSON.parse(readFileSync(join(defaultDirectory, id), 'utf8')).json.user).toEqual({ name: 'Ann', state: 'Ohio' });
     await using again = await FileSession.open(id);
     expect(again.user).toEqual({ name: 'Ann', state: 'Ohio' });
