@@ -136,7 +136,7 @@ export function mysqlStore(options: MySQLStoreOptions): MySQLStore {
       throw new Error(`mysqlStore: table ${table} ${columns.length === 0 ? 'does not exist' : 'has no id or a_session column'}; create it with store.createTable()`);
     }
     if (!perl && !column('updated_at')) {
-      throw new Error(`mysqlStore: table ${table} has no updated_at column, as in Perl's schema: pass schema: 'perl' (no purge, no maxAge), or add it with ALTER TABLE ${quoted} ADD updated_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), ADD KEY (updated_at)`);
+      throw new Error(`mysqlStore: table ${table} has no updated_at column, as in Perl's schema: pass schema: 'perl' (no purge, no maxAge), or add it with ALTER TABLE ${quoted} ADD updated_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, ADD KEY (updated_at)`);
     }
     const text = TEXT_TYPES.has(payload.type);
     if (!text && !BINARY_TYPES.has(payload.type)) throw new Error(`mysqlStore: ${table}.a_session is a ${payload.type} column; sessions need a blob (or utf8mb4 text) column`);
@@ -172,13 +172,14 @@ export function mysqlStore(options: MySQLStoreOptions): MySQLStore {
 
   const timestamp = perl ? '' : ', CAST(UNIX_TIMESTAMP(updated_at) * 1000 AS SIGNED) AS updatedAt';
   const select = (id: string): Statement => ({ sql: `SELECT a_session AS data${timestamp} FROM ${quoted} WHERE id = ?`, values: [id] });
+  // updated_at keeps whole seconds: a session saved again within the second leaves its index entry alone.
   const update = (id: string, value: Buffer | string): Statement => ({
-    sql: `UPDATE ${quoted} SET a_session = ?${perl ? '' : ', updated_at = NOW(3)'} WHERE id = ?`,
+    sql: `UPDATE ${quoted} SET a_session = ?${perl ? '' : ', updated_at = NOW()'} WHERE id = ?`,
     values: [value, id],
   });
   // The fused insert writes only when this connection holds the lock: GET_LOCK may have timed out.
   const insert = (id: string, value: Buffer | string, locked: boolean): Statement => ({
-    sql: `INSERT INTO ${quoted} (id, a_session${perl ? '' : ', updated_at'}) SELECT ?, ?${perl ? '' : ', NOW(3)'} FROM DUAL${locked ? ' WHERE IS_USED_LOCK(?) = CONNECTION_ID()' : ''}`,
+    sql: `INSERT INTO ${quoted} (id, a_session${perl ? '' : ', updated_at'}) SELECT ?, ?${perl ? '' : ', NOW()'} FROM DUAL${locked ? ' WHERE IS_USED_LOCK(?) = CONNECTION_ID()' : ''}`,
     values: locked ? [id, value, lockName(id)] : [id, value],
   });
   const stored = (row: SessionRow): StoredSession => ({
@@ -272,7 +273,7 @@ export function mysqlStore(options: MySQLStoreOptions): MySQLStore {
           : `CREATE TABLE IF NOT EXISTS ${quoted} (
                id varchar(256) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
                a_session longblob NOT NULL,
-               updated_at timestamp(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+               updated_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
                KEY updated_at (updated_at)
              )`,
       });

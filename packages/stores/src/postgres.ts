@@ -109,7 +109,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       throw new Error(`postgresStore: table ${table} ${rows.length === 0 ? 'does not exist' : 'has no id or a_session column'}; create it with store.createTable()`);
     }
     if (!perl && !column('updated_at')) {
-      throw new Error(`postgresStore: table ${table} has no updated_at column, as in Perl's schema: pass schema: 'perl' (no purge, no maxAge), or add it with ALTER TABLE ${quoted} ADD updated_at timestamptz NOT NULL DEFAULT now()`);
+      throw new Error(`postgresStore: table ${table} has no updated_at column, as in Perl's schema: pass schema: 'perl' (no purge, no maxAge), or add it with ALTER TABLE ${quoted} ADD updated_at timestamptz NOT NULL DEFAULT now(); CREATE INDEX ON ${quoted} (updated_at)`);
     }
     if (payload.type !== 'bytea' && payload.type !== 'text' && !(payload.type === 'varchar' && payload.typmod < 0)) {
       throw new Error(`postgresStore: ${table}.a_session is ${payload.type}${payload.typmod > 4 ? `(${payload.typmod - 4})` : ''}; sessions need a text or bytea column`);
@@ -144,10 +144,13 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const literal = (value: Buffer | string) => (typeof value === 'string' ? textLiteral(value) : byteaLiteral(value));
   const timestamp = perl ? '' : `, (extract(epoch FROM updated_at) * 1000)::float8 AS "updatedAt"`;
   const selectSql = (id: string) => `SELECT a_session AS data${timestamp} FROM ${quoted} WHERE id = ${id}`;
+  // updated_at keeps whole seconds: a session saved again within the second changes no indexed value,
+  // so the update can be HOT (no index entry written).
+  const now = `date_trunc('second', statement_timestamp())`;
   const insertSql = (id: string, value: string) =>
-    `INSERT INTO ${quoted} (id, a_session${perl ? '' : ', updated_at'}) VALUES (${id}, ${value}${perl ? '' : ', statement_timestamp()'}) ON CONFLICT DO NOTHING`;
+    `INSERT INTO ${quoted} (id, a_session${perl ? '' : ', updated_at'}) VALUES (${id}, ${value}${perl ? '' : `, ${now}`}) ON CONFLICT DO NOTHING`;
   const updateSql = (id: string, value: string) =>
-    `UPDATE ${quoted} SET a_session = ${value}${perl ? '' : ', updated_at = statement_timestamp()'} WHERE id = ${id}`;
+    `UPDATE ${quoted} SET a_session = ${value}${perl ? '' : `, updated_at = ${now}`} WHERE id = ${id}`;
   const stored = (row: SessionRow): StoredSession => ({
     data: row.data ?? Buffer.alloc(0),
     updatedAt: row.updatedAt === null || row.updatedAt === undefined ? undefined : Math.round(row.updatedAt),
@@ -237,7 +240,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         : `CREATE TABLE IF NOT EXISTS ${quoted} (
              id varchar(256) COLLATE "C" NOT NULL PRIMARY KEY,
              a_session bytea NOT NULL,
-             updated_at timestamptz NOT NULL DEFAULT statement_timestamp()
+             updated_at timestamptz NOT NULL DEFAULT date_trunc('second', statement_timestamp())
            );
            CREATE INDEX IF NOT EXISTS "${name}_updated_at" ON ${quoted} (updated_at)`);
       layout = undefined;
