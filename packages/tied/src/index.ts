@@ -4,7 +4,7 @@ import { completeNames, flexFlavor, splitFlexArgs, type FlexArgs } from './flex.
 export * from '@tied/core';
 export { registerPart, type FlexArgs, type FlexRole, type FlexRoles, type PartFactory } from './flex.js';
 export { MemorySession } from './memory.js';
-export { RedisSession } from './redis.js';
+export { RedisSession, type RedisSessionArgs } from './redis.js';
 export { MySQLSession, type MySQLSessionArgs } from './mysql.js';
 export { PostgresSession, type PostgresSessionArgs } from './postgres.js';
 // Importing file.js also registers the File store and lock for Flex.
