@@ -109,9 +109,12 @@ export interface Statement {
   readonly values?: readonly unknown[];
 }
 
+/** Rows as objects whatever the pool's defaults, for the statements of tied's MySQL parts. */
+export const ROW_OPTIONS = { rowsAsArray: false, nestTables: false } as const;
+
 function query(connection: PoolConnection, { sql, values = [] }: Statement): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    connection.query(sql, values as unknown[], (error, results) => (error ? reject(error) : resolve(results)));
+    connection.query({ sql, values: values as unknown[], ...ROW_OPTIONS }, (error, results) => (error ? reject(error) : resolve(results)));
   });
 }
 

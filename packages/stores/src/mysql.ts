@@ -13,6 +13,7 @@ import {
   type StoredSessionInfo,
 } from '@tied/core';
 import {
+  ROW_OPTIONS,
   lockName,
   lockWith,
   mysqlBackend,
@@ -111,7 +112,7 @@ export function mysqlStore(options: MySQLStoreOptions): MySQLStore {
   const pool: Pool = backend.pool;
 
   const query = <T>({ sql, values = [] }: Statement): Promise<T> =>
-    new Promise((resolve, reject) => pool.query(sql, values as unknown[], (error, results) => (error ? reject(error) : resolve(results as T))));
+    new Promise((resolve, reject) => pool.query({ sql, values: values as unknown[], ...ROW_OPTIONS }, (error, results) => (error ? reject(error) : resolve(results as T))));
 
   let layout: Promise<Layout> | undefined;
   const layoutOf = (): Promise<Layout> => {

@@ -138,6 +138,25 @@ describe('mysqlStore', () => {
     expect(column!.indexed).toBe(1);
   });
 
+  it('works whatever the pool returns by default: rows as arrays, big numbers as strings, affected rather than found rows', async () => {
+    const odd = mysql.createPool({ ...MYSQL, multipleStatements: true, connectionLimit: 1, rowsAsArray: true, supportBigNumbers: true, bigNumberStrings: true, flags: ['-FOUND_ROWS'] });
+    try {
+      const store = mysqlStore({ pool: odd, table: RECOMMENDED });
+      const flavor = flavorOn(store, odd);
+      const session = await flavor.open<{ n: number }>();
+      session.n = 1;
+      const id = session._session_id;
+      await tied(session)!.release();
+      // The same bytes twice: no row changes, yet the row was found.
+      await store.update(id, 'same');
+      await store.update(id, 'same');
+      const { data, updatedAt } = await store.materialize(id);
+      expect([data.toString(), typeof updatedAt]).toEqual(['same', 'number']);
+    } finally {
+      await odd.promise().end();
+    }
+  });
+
   it('fuses only with a MySQL locker on the same pool; parts made from one uri share a pool, ended with the last of them', async () => {
     const store = mysqlStore({ pool, table: RECOMMENDED });
     expect(store.fuse!(mysqlLocker({ pool }))).toBeDefined();
