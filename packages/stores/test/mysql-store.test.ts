@@ -4,6 +4,7 @@ import { freshId, serviceUnavailable, storeSuite } from '@tied/conformance';
 import {
   InvalidSessionIdError,
   SerializationError,
+  SessionNotFoundError,
   SessionTooLargeError,
   defineSession,
   memoryLocker,
@@ -155,6 +156,17 @@ describe('mysqlStore', () => {
     } finally {
       await odd.promise().end();
     }
+  });
+
+  it('maxAge: a session not saved for longer is missing, and removed', async () => {
+    const flavor = flavorOn(mysqlStore({ pool, table: RECOMMENDED }), pool);
+    const session = await flavor.open();
+    const id = session._session_id;
+    await tied(session)!.release();
+    // updated_at keeps whole seconds: wait past the next one.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await rejectionOf(flavor.open(id, { maxAge: 100 }))).toBeInstanceOf(SessionNotFoundError);
+    expect((await admin.query<RowDataPacket[]>(`SELECT id FROM ${RECOMMENDED} WHERE id = ?`, [id]))[0]).toHaveLength(0);
   });
 
   it('fuses only with a MySQL locker on the same pool; parts made from one uri share a pool, ended with the last of them', async () => {

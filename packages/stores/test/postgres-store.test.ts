@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
 import { freshId, serviceUnavailable, storeSuite } from '@tied/conformance';
-import { InvalidSessionIdError, SerializationError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
+import { InvalidSessionIdError, SerializationError, SessionNotFoundError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { postgresLocker } from '@tied/lockers/postgres';
 import { json, superjson } from '@tied/serializers';
@@ -87,6 +87,17 @@ describe('postgresStore', () => {
     expect([...(await store.materialize(long)).data as Buffer]).toEqual([0, 1, 2, 255]);
     const { rows } = await pool.query("SELECT indexdef FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE '%(updated_at)%'", [RECOMMENDED]);
     expect(rows).toHaveLength(1);
+  });
+
+  it('maxAge: a session not saved for longer is missing, and removed', async () => {
+    const flavor = flavorOn(postgresStore({ pool, table: RECOMMENDED }), pool);
+    const session = await flavor.open();
+    const id = session._session_id;
+    await tied(session)!.release();
+    // updated_at keeps whole seconds: wait past the next one.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await rejectionOf(flavor.open(id, { maxAge: 100 }))).toBeInstanceOf(SessionNotFoundError);
+    expect((await pool.query(`SELECT id FROM ${RECOMMENDED} WHERE id = $1`, [id])).rows).toHaveLength(0);
   });
 
   it('fuses only with a PostgreSQL locker on the same pool; parts made from one connection string share a pool, ended with the last of them', async () => {
