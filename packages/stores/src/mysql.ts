@@ -13,7 +13,6 @@ import {
   type StoredSessionInfo,
 } from '@tied/core';
 import {
-  ROW_OPTIONS,
   lockName,
   lockWith,
   mysqlBackend,
@@ -111,8 +110,7 @@ export function mysqlStore(options: MySQLStoreOptions): MySQLStore {
   const backend: MySQLBackend = mysqlBackend(options, 'mysqlStore');
   const pool: Pool = backend.pool;
 
-  const query = <T>({ sql, values = [] }: Statement): Promise<T> =>
-    new Promise((resolve, reject) => pool.query({ sql, values: values as unknown[], ...ROW_OPTIONS }, (error, results) => (error ? reject(error) : resolve(results as T))));
+  const query = <T>(statement: Statement): Promise<T> => backend.query<T>(pool, statement);
 
   let layout: Promise<Layout> | undefined;
   const layoutOf = (): Promise<Layout> => {
