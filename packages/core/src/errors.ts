@@ -65,6 +65,23 @@ export class ReadonlySessionError extends TiedError {
   }
 }
 
+/**
+ * The lock a session relied on is gone — its database connection was killed or lost, or its Redis
+ * lease ran out — so the write that needed it was refused: nothing was written, the stored version is
+ * the one before. Open the session again to go on.
+ */
+export class LockLostError extends TiedError {
+  readonly code = 'ERR_LOCK_LOST';
+  constructor(readonly sessionId: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The backend failed (connection lost for good, server error): the operation may or may not have reached it. */
+export class BackendError extends TiedError {
+  readonly code = 'ERR_BACKEND';
+}
+
 /** What an aborted wait rejects with: the signal's reason, as fetch and timers/promises do. */
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');

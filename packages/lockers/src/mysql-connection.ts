@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import mysql from 'mysql2';
 import type { Pool, PoolConnection } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
-import { LockTimeoutError, abortReason, type AcquireOptions, type Lock, type LockMode } from '@tied/core';
-import { LockLostError } from './lock-lost.js';
+import { LockLostError, LockTimeoutError, abortReason, type AcquireOptions, type Lock, type LockMode } from '@tied/core';
 import { checkout, lockWait, timeLeft, type LockWait } from './sql-checkout.js';
 
 /** A mysql2 pool, from `mysql2` (callbacks) or `mysql2/promise`. */

@@ -1,7 +1,7 @@
 import type { Locker } from '@tied/core';
 import { lockWith, mysqlBackend, mysqlBackendKey, type MySQLBackend, type MySQLConnectionOptions } from './mysql-connection.js';
 
-export { LockLostError } from './lock-lost.js';
+export { LockLostError } from '@tied/core';
 export { lockName, type MySQLConnectionOptions, type MySQLPool } from './mysql-connection.js';
 
 export type MySQLLockerOptions = MySQLConnectionOptions;

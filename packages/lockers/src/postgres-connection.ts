@@ -17,8 +17,7 @@
  */
 import pg from 'pg';
 import type { Pool, PoolClient, QueryResult } from 'pg';
-import { LockTimeoutError, abortReason, type AcquireOptions, type Lock, type LockMode } from '@tied/core';
-import { LockLostError } from './lock-lost.js';
+import { LockLostError, LockTimeoutError, abortReason, type AcquireOptions, type Lock, type LockMode } from '@tied/core';
 import { checkout, lockWait, timeLeft } from './sql-checkout.js';
 
 /** How a PostgreSQL part gets its connections: the caller's pool, or a connection string. */

@@ -1,7 +1,7 @@
 import type { Locker } from '@tied/core';
 import { lockWith, postgresBackend, postgresBackendKey, type PostgresBackend, type PostgresConnectionOptions } from './postgres-connection.js';
 
-export { LockLostError } from './lock-lost.js';
+export { LockLostError } from '@tied/core';
 export { lockKeySql, type PostgresConnectionOptions } from './postgres-connection.js';
 
 export type PostgresLockerOptions = PostgresConnectionOptions;

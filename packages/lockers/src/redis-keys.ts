@@ -4,8 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
-import { TiedError } from '@tied/core';
-import { LockLostError } from './lock-lost.js';
+import { BackendError, LockLostError, TiedError } from '@tied/core';
 
 /** An ioredis client: a single server (or Sentinel) connection, or a Cluster. */
 export type RedisClient = Redis | Cluster;
@@ -16,11 +15,6 @@ export interface RedisConnectionOptions {
   client?: RedisClient;
   /** `redis://[user:password@]host[:port][/db]`: the part makes its own client, and `close()` quits it. */
   url?: string;
-}
-
-/** Redis failed (connection lost, server error): the operation may or may not have reached the server. */
-export class BackendError extends TiedError {
-  readonly code = 'ERR_BACKEND';
 }
 
 /**

@@ -11,8 +11,9 @@ import {
   type RedisConnectionOptions,
 } from './redis-keys.js';
 
-export { BackendError, type RedisClient, type RedisConnectionOptions } from './redis-keys.js';
-export { LockLostError } from './lock-lost.js';
+export { BackendError } from '@tied/core';
+export { type RedisClient, type RedisConnectionOptions } from './redis-keys.js';
+export { LockLostError } from '@tied/core';
 /** The key layout and Lua that @tied/stores/redis shares with this locker (not a stable API). */
 export * as redisKeys from './redis-keys.js';
 
