@@ -6,6 +6,8 @@ import {
   type Locker,
   type OpenOptions,
   type Serializer,
+  type Session,
+  type SessionData,
   type Store,
 } from '@tied/core';
 import { hex, nanoid, uuid } from '@tied/generators';
@@ -65,12 +67,13 @@ registerPart('serialize', 'JSON', () => json());
 registerPart('serialize', 'Storable', () => storable());
 registerPart('serialize', 'Base64', () => base64(storable()));
 
-/** Flavors built from Flex arguments are reused: parts hold pools and must not be made per open. */
+/** Flavors built from arguments are reused: parts hold pools and must not be made per open. */
 const flavorCache = new Map<string, Promise<Flavor>>();
 const objectIds = new WeakMap<object, number>();
 let nextObjectId = 0;
 
-function cacheKey(names: Record<FlexRole, string>, partArgs: Record<string, unknown>): string {
+/** Tells configurations apart: values as they are, objects (pools, clients) by identity. */
+function configurationKey(kind: string, partArgs: Record<string, unknown>): string {
   const args = Object.keys(partArgs).sort().map((key) => {
     const value = partArgs[key];
     if (typeof value === 'object' && value !== null || typeof value === 'function') {
@@ -80,7 +83,19 @@ function cacheKey(names: Record<FlexRole, string>, partArgs: Record<string, unkn
     }
     return [key, value];
   });
-  return JSON.stringify([names.store, names.lock, names.generate, names.serialize, args].map((v) => typeof v === 'string' ? v.toLowerCase() : v));
+  return JSON.stringify([kind, args]);
+}
+
+/** The flavor of `kind` for these part arguments: built once by `build`, then reused. */
+export function cachedFlavor(kind: string, partArgs: Record<string, unknown>, build: () => Promise<Flavor>): Promise<Flavor> {
+  const key = configurationKey(kind, partArgs);
+  let flavor = flavorCache.get(key);
+  if (!flavor) {
+    flavor = build();
+    flavorCache.set(key, flavor);
+    flavor.catch(() => flavorCache.delete(key));
+  }
+  return flavor;
 }
 
 async function makePart<R extends FlexRole>(role: R, name: string, args: Record<string, unknown>): Promise<FlexRoles[R]> {
@@ -94,19 +109,44 @@ async function makePart<R extends FlexRole>(role: R, name: string, args: Record<
 
 /** The flavor that Flex arguments name, built once and then reused. */
 export function flexFlavor(names: Record<FlexRole, string>, partArgs: Record<string, unknown>): Promise<Flavor> {
-  const key = cacheKey(names, partArgs);
-  let flavor = flavorCache.get(key);
-  if (!flavor) {
-    flavor = (async () => defineSession({
-      store: await makePart('store', names.store, partArgs),
-      locker: await makePart('lock', names.lock, partArgs),
-      generator: await makePart('generate', names.generate, partArgs),
-      serializer: await makePart('serialize', names.serialize, partArgs),
-    }))();
-    flavorCache.set(key, flavor);
-    flavor.catch(() => flavorCache.delete(key));
+  const kind = [names.store, names.lock, names.generate, names.serialize].join('|').toLowerCase();
+  return cachedFlavor(kind, partArgs, async () => defineSession({
+    store: await makePart('store', names.store, partArgs),
+    locker: await makePart('lock', names.lock, partArgs),
+    generator: await makePart('generate', names.generate, partArgs),
+    serializer: await makePart('serialize', names.serialize, partArgs),
+  }));
+}
+
+/** A flavor whose parts come from each open's arguments (a pool, a url, a table, a directory). */
+export interface ConfiguredFlavor<A extends OpenOptions> {
+  /** Opens the session `id`, or a new one when `id` is undefined. */
+  open<T extends object = SessionData>(id?: string, args?: A): Promise<Session<T>>;
+  /** The flavor `open` uses for these arguments: its parts, or `close()` for a pool tied made itself. */
+  flavor(args?: A): Promise<Flavor>;
+}
+
+/** `open(id, args)` and `flavor(args)` over `flavorOf`, which gets the arguments that are not open options. */
+export function configuredFlavor<A extends OpenOptions>(flavorOf: (partArgs: Record<string, unknown>) => Promise<Flavor>): ConfiguredFlavor<A> {
+  return {
+    async open<T extends object = SessionData>(id?: string, args?: A): Promise<Session<T>> {
+      const { partArgs, options } = splitFlexArgs({ ...args } as FlexArgs);
+      return (await flavorOf(partArgs)).open<T>(id, options);
+    },
+    flavor: (args) => flavorOf(splitFlexArgs({ ...args } as FlexArgs).partArgs),
+  };
+}
+
+/** Loads a module that needs an optional driver (mysql2, pg, ioredis); a missing one is named. */
+export async function withDriver<T>(driver: string, importing: Promise<T>): Promise<T> {
+  try {
+    return await importing;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && (error as Error).message.includes(`'${driver}'`)) {
+      throw new Error(`This part of tied needs the ${driver} package: npm install ${driver}`, { cause: error });
+    }
+    throw error;
   }
-  return flavor;
 }
 
 /**

@@ -1,7 +1,7 @@
-import type { Flavor, OpenOptions, Session, SessionData } from '@tied/core';
+import type { OpenOptions } from '@tied/core';
 import type { MySQLPool } from '@tied/stores/mysql';
 import { dataSourceUrl } from './dbi-data-source.js';
-import { flexFlavor, registerPart, splitFlexArgs, type FlexArgs } from './flex.js';
+import { configuredFlavor, flexFlavor, registerPart, withDriver } from './flex.js';
 
 /** What `MySQLSession.open` takes: the connection, the store's options, and open options. */
 export interface MySQLSessionArgs extends OpenOptions {
@@ -19,18 +19,6 @@ export interface MySQLSessionArgs extends OpenOptions {
 
 const MYSQL_PARTS = { store: 'MySQL', lock: 'MySQL', generate: 'Nanoid', serialize: 'SuperJSON' } as const;
 
-/** The driver is loaded when a MySQL part is first made, so tied works without mysql2 installed. */
-async function load<T>(importing: Promise<T>): Promise<T> {
-  try {
-    return await importing;
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /mysql2/.test((error as Error).message)) {
-      throw new Error('The MySQL parts of tied need the mysql2 package: npm install mysql2', { cause: error });
-    }
-    throw error;
-  }
-}
-
 /** The connection a part gets from Flex arguments: a pool (Perl's Handle, LockHandle), a uri, or Perl's DataSource. */
 function connection(args: Record<string, unknown>, forLock: boolean) {
   const dataSource = (forLock ? dataSourceUrl(args, 'mysql', 'Lock') : undefined) ?? dataSourceUrl(args, 'mysql');
@@ -38,13 +26,13 @@ function connection(args: Record<string, unknown>, forLock: boolean) {
 }
 
 registerPart('store', 'MySQL', async (args) => {
-  const { mysqlStore } = await load(import('@tied/stores/mysql'));
+  const { mysqlStore } = await withDriver('mysql2', import('@tied/stores/mysql'));
   const store = mysqlStore({ ...connection(args, false), table: args.table as string | undefined, schema: args.schema as MySQLSessionArgs['schema'] });
   if (args.createTable === true) await store.createTable();
   return store;
 });
 registerPart('lock', 'MySQL', async (args) => {
-  const { mysqlLocker } = await load(import('@tied/lockers/mysql'));
+  const { mysqlLocker } = await withDriver('mysql2', import('@tied/lockers/mysql'));
   return mysqlLocker(connection(args, true));
 });
 
@@ -52,15 +40,4 @@ registerPart('lock', 'MySQL', async (args) => {
  * Sessions in a MySQL or MariaDB table, locked with GET_LOCK, nanoid ids, superjson. Every open with
  * the same pool (or uri) and options shares one set of parts.
  */
-export const MySQLSession = {
-  /** Opens the session `id`, or a new one when `id` is undefined. */
-  async open<T extends object = SessionData>(id: string | undefined, args: MySQLSessionArgs): Promise<Session<T>> {
-    const { partArgs, options } = splitFlexArgs(args as FlexArgs);
-    const flavor = await flexFlavor(MYSQL_PARTS, partArgs);
-    return flavor.open<T>(id, options);
-  },
-  /** The flavor `open` uses for these arguments (to reach its parts, or `close()` what a uri opened). */
-  flavor(args: MySQLSessionArgs): Promise<Flavor> {
-    return flexFlavor(MYSQL_PARTS, splitFlexArgs(args as FlexArgs).partArgs);
-  },
-};
+export const MySQLSession = configuredFlavor<MySQLSessionArgs>((partArgs) => flexFlavor(MYSQL_PARTS, partArgs));

@@ -1,6 +1,6 @@
-import type { Flavor, OpenOptions, Session, SessionData } from '@tied/core';
+import type { OpenOptions } from '@tied/core';
 import type { RedisClient } from '@tied/stores/redis';
-import { flexFlavor, registerPart, splitFlexArgs, type FlexArgs } from './flex.js';
+import { configuredFlavor, flexFlavor, registerPart, withDriver } from './flex.js';
 
 /** What `RedisSession.open` takes: the connection and the Redis parts' options, and open options. */
 export interface RedisSessionArgs extends OpenOptions {
@@ -23,13 +23,13 @@ function connection(args: Record<string, unknown>) {
   return { client: args.client as RedisClient | undefined, url: args.url as string | undefined, prefix: args.prefix as string | undefined };
 }
 
-// The driver is loaded when a Redis part is first made, so tied without ioredis installed still works.
+// The driver is loaded when a Redis part is first made, so tied works without ioredis installed.
 registerPart('store', 'Redis', async (args) => {
-  const { redisStore } = await import('@tied/stores/redis');
+  const { redisStore } = await withDriver('ioredis', import('@tied/stores/redis'));
   return redisStore({ ...connection(args), ttl: args.ttl as number | undefined });
 });
 registerPart('lock', 'Redis', async (args) => {
-  const { redisLocker } = await import('@tied/lockers/redis');
+  const { redisLocker } = await withDriver('ioredis', import('@tied/lockers/redis'));
   return redisLocker({ ...connection(args), lease: args.lease as number | undefined });
 });
 
@@ -37,15 +37,4 @@ registerPart('lock', 'Redis', async (args) => {
  * Sessions in Redis, leased locks, nanoid ids, superjson. Every open with the same client (or url)
  * and options shares one set of parts, and a locked cycle costs 2 round trips.
  */
-export const RedisSession = {
-  /** Opens the session `id`, or a new one when `id` is undefined. */
-  async open<T extends object = SessionData>(id: string | undefined, args: RedisSessionArgs): Promise<Session<T>> {
-    const { partArgs, options } = splitFlexArgs(args as FlexArgs);
-    const flavor = await flexFlavor(REDIS_PARTS, partArgs);
-    return flavor.open<T>(id, options);
-  },
-  /** The flavor `open` uses for these arguments (to reach its parts, or `close()` what a url opened). */
-  flavor(args: RedisSessionArgs): Promise<Flavor> {
-    return flexFlavor(REDIS_PARTS, splitFlexArgs(args as FlexArgs).partArgs);
-  },
-};
+export const RedisSession = configuredFlavor<RedisSessionArgs>((partArgs) => flexFlavor(REDIS_PARTS, partArgs));
