@@ -70,7 +70,7 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
       return openSync(path, OPEN_LOCK_FILE, 0o600);
     } catch (error) {
       if (errorCode(error) !== 'ENOENT') throw error;
-      createLockDirectory(lockDirectory);
+      createDirectory(lockDirectory, 0o700, 'lock');
       return openSync(path, OPEN_LOCK_FILE, 0o600);
     }
   };
@@ -189,10 +189,13 @@ function removeIfUnused(path: string, cutoff: number): boolean {
   }
 }
 
-/** Creates the lock directory (not its parents), with one clear error naming it. */
-function createLockDirectory(directory: string): void {
+/**
+ * Creates `directory` (not its parents: a mistyped path should fail, not grow a tree), with one clear
+ * error naming it. Shared with the file store, which makes its session directory the same way.
+ */
+export function createDirectory(directory: string, mode: number, what: 'session' | 'lock'): void {
   try {
-    mkdirSync(directory, { mode: 0o700 });
+    mkdirSync(directory, { mode });
   } catch (error) {
     const code = errorCode(error);
     if (code === 'EEXIST') return;
@@ -201,7 +204,7 @@ function createLockDirectory(directory: string): void {
       : code === 'ENOTDIR' ? `${parent} is not a directory`
       : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `${parent} is not writable`
       : (error as Error).message;
-    throw Object.assign(new Error(`Cannot create the lock directory ${directory}: ${why} (${code})`, { cause: error }), { code, path: directory });
+    throw Object.assign(new Error(`Cannot create the ${what} directory ${directory}: ${why} (${code})`, { cause: error }), { code, path: directory });
   }
 }
 

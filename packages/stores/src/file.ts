@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { threadId } from 'node:worker_threads';
 import { InvalidSessionIdError, SessionExistsError, SessionNotFoundError, type Payload, type Store, type StoredSession, type StoredSessionInfo } from '@tied/core';
+import { createDirectory } from '@tied/lockers/file';
 
 export interface FileStoreOptions {
   /** Where session files live. Created on first use (mode 0700); its parent must exist. */
@@ -82,7 +83,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
   /** Creates the directory on first use and refuses one that others could fill with sessions. */
   const checkDirectory = (): void => {
     if (directoryChecked) return;
-    createDirectory(directory, folderMode);
+    createDirectory(directory, folderMode, 'session');
     assertPrivate(directory);
     directoryChecked = true;
   };
@@ -277,22 +278,6 @@ function assertFileNameId(id: string): void {
   if (typeof id === 'string' && FILE_NAME_ID.test(id)) return;
   const shown = typeof id !== 'string' ? typeof id : id.length > 40 ? `${JSON.stringify(id.slice(0, 40))}… (${id.length} characters)` : JSON.stringify(id);
   throw new InvalidSessionIdError(`The file store cannot use ${shown} as a file name: expected 1 to 200 printable ASCII characters without / or \\, not starting with a dot`);
-}
-
-/** Creates `directory` (not its parents: a mistyped path should fail, not grow a tree). */
-function createDirectory(directory: string, mode: number): void {
-  try {
-    mkdirSync(directory, { mode });
-  } catch (error) {
-    const code = errorCode(error);
-    if (code === 'EEXIST') return;
-    const parent = dirname(directory);
-    const why = code === 'ENOENT' ? `its parent ${parent} does not exist`
-      : code === 'ENOTDIR' ? `${parent} is not a directory`
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `${parent} is not writable`
-      : (error as Error).message;
-    throw Object.assign(new Error(`Cannot create the session directory ${directory}: ${why} (${code})`, { cause: error }), { code, path: directory });
-  }
 }
 
 /**
