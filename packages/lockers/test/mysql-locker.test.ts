@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import mysql, { type RowDataPacket } from 'mysql2';
-import { freshId, lockerSuite, serviceUnavailable } from '@tied/conformance';
+import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance';
 import { LockTimeoutError } from '@tied/core';
 import { lockName, mysqlLocker } from '@tied/lockers/mysql';
 import { mysqlStore } from '@tied/stores/mysql';
@@ -12,7 +12,7 @@ const pool = mysql.createPool({ ...MYSQL, multipleStatements: true, connectionLi
 const plainPool = mysql.createPool({ ...MYSQL, connectionLimit: 8 });
 const admin = pool.promise();
 const skip = await serviceUnavailable('MariaDB at 127.0.0.1:3306', () => admin.query('SELECT 1'));
-const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+const it = testOrSkip(skip);
 
 const TABLE = 'tied_conf_mysql_lock';
 

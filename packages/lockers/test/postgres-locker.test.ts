@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
-import { freshId, lockerSuite, serviceUnavailable } from '@tied/conformance';
+import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance';
 import { LockTimeoutError } from '@tied/core';
 import { lockKeySql, postgresLocker } from '@tied/lockers/postgres';
 import { postgresStore } from '@tied/stores/postgres';
@@ -9,7 +9,7 @@ import { postgresStore } from '@tied/stores/postgres';
 const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 const pool = new pg.Pool({ ...POSTGRES, max: 8 });
 const skip = await serviceUnavailable('PostgreSQL at 127.0.0.1:5432', () => pool.query('SELECT 1'));
-const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+const it = testOrSkip(skip);
 
 const TABLE = 'tied_conf_postgres_lock';
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
-import { serviceUnavailable } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance';
 import {
   LockTimeoutError, SerializationError, SessionNotFoundError, defineSession, tied, type Flavor, type Serializer,
 } from '@tied/core';
@@ -14,7 +14,7 @@ import { roundTripProxy } from '../../stores/test/helpers/round-trip-proxy.js';
 const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 const pool = new pg.Pool({ ...POSTGRES, max: 6 });
 const skip = await serviceUnavailable('PostgreSQL at 127.0.0.1:5432', () => pool.query('SELECT 1'));
-const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+const it = testOrSkip(skip);
 
 // Perl's schema; the second table also refuses sessions of 2,000 characters or more, so a save can fail on the server.
 const TABLE = 'tied_test_postgres_row';

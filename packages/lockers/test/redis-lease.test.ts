@@ -1,13 +1,14 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { testOrSkip } from '@tied/conformance';
 import { LockTimeoutError, type Lock } from '@tied/core';
 import { redisLocker, type RedisLockerOptions } from '@tied/lockers/redis';
 import { REDIS_URL, freshPrefix, redisClient, redisUnavailable, removeKeys } from '../../stores/test/fixtures/redis-kit.js';
 
 const skip = await redisUnavailable();
-const it = skip ? (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {}) : test;
+const it = testOrSkip(skip);
 
 const prefix = freshPrefix('lease');
 const admin = redisClient();

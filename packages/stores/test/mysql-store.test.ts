@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import mysql, { type Pool, type RowDataPacket } from 'mysql2';
-import { freshId, serviceUnavailable, storeSuite } from '@tied/conformance';
+import { freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
 import {
   InvalidSessionIdError,
   SerializationError,
@@ -22,7 +22,7 @@ const URI = 'mysql://root@127.0.0.1:3306/test';
 const pool = mysql.createPool({ ...MYSQL, multipleStatements: true, connectionLimit: 6 });
 const admin = pool.promise();
 const skip = await serviceUnavailable('MariaDB at 127.0.0.1:3306', () => admin.query('SELECT 1'));
-const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+const it = testOrSkip(skip);
 
 const CONFORMANCE = 'tied_conf_mysql';
 const CONFORMANCE_PERL = 'tied_conf_mysql_perl';

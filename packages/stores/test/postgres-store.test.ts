@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
-import { freshId, serviceUnavailable, storeSuite } from '@tied/conformance';
+import { freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
 import { InvalidSessionIdError, SerializationError, SessionNotFoundError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { postgresLocker } from '@tied/lockers/postgres';
@@ -12,7 +12,7 @@ const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 't
 const CONNECTION_STRING = 'postgres://postgres@127.0.0.1:5432/test';
 const pool = new pg.Pool({ ...POSTGRES, max: 6 });
 const skip = await serviceUnavailable('PostgreSQL at 127.0.0.1:5432', () => pool.query('SELECT 1'));
-const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+const it = testOrSkip(skip);
 
 const CONFORMANCE = 'tied_conf_postgres';
 const PERL = 'tied_test_postgres_perl';
