@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, unli
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshId, hostileIds, lockerSuite } from '@tied/conformance';
+import { freshId, hostileIds, lockerSuite, testOrSkip } from '@tied/conformance';
 import { InvalidSessionIdError, LockTimeoutError, type Lock } from '@tied/core';
 import { fileLocker } from '@tied/lockers/file';
 import { fileStore } from '@tied/stores/file';
@@ -122,7 +122,7 @@ const perl = (() => {
 })();
 
 describe('fileLocker and Perl\'s Apache::Session::Lock::File exclude each other', () => {
-  const perlTest = perl ? (name: string, fn: () => Promise<void>) => test.skip(`${name} — skipped: ${perl}`, fn) : test;
+  const perlTest = testOrSkip(perl);
 
   /** What Perl's non-blocking flock of the lock file reports: 'free' or 'busy'. */
   const perlTry = (path: string, kind: 'LOCK_SH' | 'LOCK_EX') => execFileSync('perl', [

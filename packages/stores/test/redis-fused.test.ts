@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
+import { testOrSkip } from '@tied/conformance';
 import type { Redis } from 'ioredis';
 import { SessionNotFoundError, SessionTooLargeError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
 import { nanoid } from '@tied/generators';
@@ -8,7 +9,7 @@ import { BackendError, LockLostError, redisStore } from '@tied/stores/redis';
 import { REDIS_URL, freshPrefix, redisClient, redisProxy, redisUnavailable, removeKeys, type RedisProxy } from './fixtures/redis-kit.js';
 
 const skip = await redisUnavailable();
-const it = skip ? (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {}) : test;
+const it = testOrSkip(skip);
 
 const prefix = freshPrefix('fused');
 const admin = redisClient();

@@ -1,4 +1,5 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect } from '@jest/globals';
+import { testOrSkip } from '@tied/conformance';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +7,7 @@ import { RedisSession, openSession, tied } from 'tied';
 import { REDIS_URL, freshPrefix, redisClient, redisUnavailable, removeKeys } from './fixtures/redis-kit.js';
 
 const skip = await redisUnavailable();
-const it = skip ? (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {}) : test;
+const it = testOrSkip(skip);
 
 const prefix = freshPrefix('session');
 const client = redisClient();

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { storeSuite } from '@tied/conformance';
+import { storeSuite, testOrSkip } from '@tied/conformance';
 import { redisStore } from '@tied/stores/redis';
 import { freshPrefix, redisClient, redisUnavailable, removeKeys } from './fixtures/redis-kit.js';
 
@@ -21,7 +21,7 @@ afterAll(async () => {
 storeSuite({ name: 'redisStore', skip, factory: () => redisStore({ client, prefix: prefix('conf'), maxPayloadBytes: 2 * 1024 * 1024 }) });
 storeSuite({ name: 'redisStore (url, ttl)', skip, factory: () => redisStore({ url: 'redis://127.0.0.1:6379', prefix: prefix('conf-url'), ttl: 60_000, maxPayloadBytes: 2 * 1024 * 1024 }) });
 
-const it = skip ? (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {}) : test;
+const it = testOrSkip(skip);
 
 describe('redisStore specifics', () => {
   it('list and purge see only this prefix\'s sessions (glob characters in it are literal), never lock keys', async () => {

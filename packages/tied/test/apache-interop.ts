@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, test } from '@jest/globals';
-import { serviceUnavailable } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance';
 import { LockTimeoutError, tied, touch, type OpenOptions, type Session } from 'tied';
 import { bless, blessed } from '@tied/serializers/storable';
 
@@ -141,8 +141,7 @@ function expectedFromPerl(id: string): Record<string, unknown> {
 
 /** Declares the interop tests of one flavor; `skip` (a reason) skips them visibly. */
 export function interopTests(flavorName: string, skip: string | undefined, backend: () => InteropBackend): void {
-  const it = (name: string, fn: () => Promise<void>, timeout?: number) =>
-    skip === undefined ? test(name, fn, timeout) : test.skip(`${name} — skipped: ${skip}`, () => {});
+  const it = testOrSkip(skip);
 
   describe(`tied/apache ${flavorName} ⇄ Perl Apache::Session::${flavorName}`, () => {
     it('Perl creates a session; tied reads every value as documented', async () => {

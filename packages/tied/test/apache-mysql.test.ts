@@ -1,6 +1,6 @@
 import mysql from 'mysql2';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { serviceUnavailable } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance';
 import { tied } from 'tied';
 import { MySQL } from 'tied/apache';
 import { interopTests, perlRead, perlUnavailable, type InteropConfig } from './apache-interop.js';
@@ -28,7 +28,7 @@ afterAll(async () => {
 const config: InteropConfig = { backend: 'MySQL', table };
 
 describe("tied/apache MySQL: Perl's configuration", () => {
-  const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+  const it = testOrSkip(skip);
 
   it("DataSource, UserName, Password and TableName as Perl passes them; createTable makes Perl's table", async () => {
     const perlArgs = { DataSource: 'DBI:mysql:database=test;host=127.0.0.1', UserName: 'root', Password: '', TableName: createdTable, createTable: true };

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { serviceUnavailable } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance';
 import { tied } from 'tied';
 import { Postgres } from 'tied/apache';
 import { interopTests, perlRead, perlUnavailable, type InteropConfig } from './apache-interop.js';
@@ -27,7 +27,7 @@ afterAll(async () => {
 const config: InteropConfig = { backend: 'Postgres', table };
 
 describe("tied/apache Postgres: Perl's configuration", () => {
-  const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+  const it = testOrSkip(skip);
 
   it("DataSource, UserName, Password and TableName as Perl passes them; createTable makes Perl's table", async () => {
     const perlArgs = { DataSource: 'DBI:Pg:dbname=test;host=127.0.0.1', UserName: 'postgres', Password: '', TableName: createdTable, createTable: true };

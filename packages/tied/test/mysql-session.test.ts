@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import mysql, { type RowDataPacket } from 'mysql2';
-import { serviceUnavailable } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance';
 import { LockLostError, lockName } from '@tied/lockers/mysql';
 import { mysqlStore } from '@tied/stores/mysql';
 import { LockTimeoutError, MySQLSession, openSession, tied, type MySQLSessionArgs } from 'tied';
@@ -11,7 +11,7 @@ const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', database: 'test' };
 const pool = mysql.createPool({ ...MYSQL, multipleStatements: true, connectionLimit: 4 });
 const admin = mysql.createPool({ ...MYSQL, connectionLimit: 2 }).promise();
 const skip = await serviceUnavailable('MariaDB at 127.0.0.1:3306', () => admin.query('SELECT 1'));
-const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+const it = testOrSkip(skip);
 
 const TABLE = 'tied_test_mysql_session';
 const CREATED = 'tied_test_mysql_created';

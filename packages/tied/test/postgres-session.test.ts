@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
-import { serviceUnavailable } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance';
 import { LockLostError, lockKeySql } from '@tied/lockers/postgres';
 import { postgresStore } from '@tied/stores/postgres';
 import { LockTimeoutError, PostgresSession, openSession, tied, type PostgresSessionArgs } from 'tied';
@@ -11,7 +11,7 @@ const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 't
 const pool = new pg.Pool({ ...POSTGRES, max: 4 });
 const admin = new pg.Pool({ ...POSTGRES, max: 2 });
 const skip = await serviceUnavailable('PostgreSQL at 127.0.0.1:5432', () => admin.query('SELECT 1'));
-const it = skip === undefined ? test : (name: string) => test.skip(`${name} — skipped: ${skip}`, () => {});
+const it = testOrSkip(skip);
 
 const TABLE = 'tied_test_postgres_session';
 const CREATED = 'tied_test_postgres_created';
