@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshId, hostileIds, storeSuite } from '@tied/conformance';
+import { freshId, hostileIds, storeSuite, testOrSkip } from '@tied/conformance';
 import { InvalidSessionIdError, SessionExistsError, SessionNotFoundError } from '@tied/core';
 import { fileStore } from '@tied/stores/file';
 
@@ -141,7 +141,7 @@ describe('fileStore modes and directories', () => {
     await fileStore({ directory: sticky }).insert('abc', 'x');
   });
 
-  (isRoot ? test : test.skip)(`a directory another user created first in a shared sticky folder is refused${isRoot ? '' : ' — skipped: needs root to chown'}`, async () => {
+  testOrSkip(isRoot ? undefined : 'needs root to chown')('a directory another user created first in a shared sticky folder is refused', async () => {
     const shared = newDirectory();
     mkdirSync(shared);
     chmodSync(shared, 0o1777);

@@ -1,11 +1,11 @@
-import { afterAll, expect, test } from '@jest/globals';
+import { afterAll, expect } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { lockerSuite, serviceUnavailable, storeSuite } from '@tied/conformance';
+import { lockerSuite, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
 import { redisLocker } from '@tied/lockers/redis';
 import { redisStore } from '@tied/stores/redis';
 
@@ -71,6 +71,6 @@ lockerSuite({
   store: () => redisStore({ client: cluster, prefix: 'tied-cluster-data:' }),
 });
 
-(skip ? test.skip : test)(`the server refuses keys of two slots in one script${skip ? ` — skipped: ${skip}` : ''}`, async () => {
+testOrSkip(skip)('the server refuses keys of two slots in one script', async () => {
   await expect(cluster.call('EVAL', 'return 1', '2', 'tied:{a}', 'tied:lock:{b}')).rejects.toThrow(/CROSSSLOT/);
 });
