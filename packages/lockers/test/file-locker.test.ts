@@ -80,6 +80,18 @@ describe('fileLocker lock files', () => {
   });
 });
 
+describe('fileLocker without flock', () => {
+  test('when koffi cannot be loaded, every lock fails with FlockUnavailableError naming it, and nothing is locked', () => {
+    const fixture = new URL('./fixtures/file-lock-without-koffi.mjs', import.meta.url).pathname;
+    const lockDirectory = newDirectory();
+    const lines = execFileSync(process.execPath, [fixture, lockDirectory], { encoding: 'utf8' }).trim().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      expect(line).toMatch(/^FlockUnavailableError ERR_FLOCK_UNAVAILABLE: The file locker calls flock\(2\) through the koffi package, which could not be loaded .*Cannot find module 'koffi'/);
+    }
+  });
+});
+
 describe('fileLocker across processes', () => {
   const holder = new URL('./fixtures/file-lock-holder.mjs', import.meta.url).pathname;
 

@@ -138,6 +138,9 @@ describe('FileSession faults and bad input', () => {
       generator: nanoid(),
       serializer: superjson(),
     });
+    // Made once, with no id: the flavor asks the store whether it fuses with the locker.
+    expect(calls).toEqual(['store.fuse']);
+    calls.length = 0;
     const ids = [...hostileIds.filter((id) => id !== undefined && id !== null), '../../etc/passwd', 'a/b', '.', '..', '\0', 'x'.repeat(10_000)];
     for (const id of ids) {
       expect(await rejection(Flavor.open(id as string))).toBeInstanceOf(InvalidSessionIdError);
