@@ -1,12 +1,14 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freshId, hostileIds, lockerSuite, testOrSkip } from '@tied/conformance';
 import { InvalidSessionIdError, LockTimeoutError, type Lock } from '@tied/core';
-import { fileLocker } from '@tied/lockers/file';
+import { fileLocker, LockFileError } from '@tied/lockers/file';
 import { fileStore } from '@tied/stores/file';
 
 const root = mkdtempSync(join(tmpdir(), 'tied-file-locker-'));
@@ -77,6 +79,76 @@ describe('fileLocker lock files', () => {
       expect(await rejection(locker.acquire(id as string, 'write'))).toBeInstanceOf(InvalidSessionIdError);
     }
     expect(existsSync(lockDirectory)).toBe(false);
+  });
+});
+
+describe('fileLocker refuses lock files it did not make', () => {
+  const isRoot = process.getuid?.() === 0;
+
+  /** A lock directory holding `plant(path)` at the lock file of `id`. */
+  const planted = (plant: (path: string) => void) => {
+    const lockDirectory = newDirectory();
+    mkdirSync(lockDirectory, { mode: 0o700 });
+    const locker = fileLocker({ lockDirectory });
+    const id = freshId();
+    plant(locker.pathOf(id));
+    return { locker, id, path: locker.pathOf(id) };
+  };
+
+  test('a symbolic link planted at Apache-Session-<id>.lock: LockFileError, and its target is neither emptied nor touched', async () => {
+    const target = join(root, `target-${freshId()}`);
+    writeFileSync(target, 'precious');
+    const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+    utimesSync(target, hourAgo, hourAgo);
+    const { locker, id, path } = planted((at) => symlinkSync(target, at));
+    for (const mode of ['read', 'write'] as const) {
+      const error = await rejection(locker.acquire(id, mode, { timeout: 1000 }));
+      expect(error).toBeInstanceOf(LockFileError);
+      expect(error).toMatchObject({ code: 'ERR_LOCK_FILE', path, message: expect.stringContaining(`${path} is a symbolic link, not a regular file`) });
+    }
+    expect(readFileSync(target, 'utf8')).toBe('precious');
+    expect(statSync(target).mtimeMs).toBe(hourAgo * 1000);
+    expect(lstatSync(path).isSymbolicLink()).toBe(true);
+  });
+
+  test('a FIFO there fails at once instead of blocking, a directory is named as one', async () => {
+    const fifo = planted((at) => execFileSync('mkfifo', ['-m', '600', at]));
+    expect(await rejection(fifo.locker.acquire(fifo.id, 'write', { timeout: 1000 }))).toMatchObject({ code: 'ERR_LOCK_FILE', message: expect.stringContaining('is a FIFO, not a regular file') });
+    const directory = planted((at) => mkdirSync(at));
+    expect(await rejection(directory.locker.acquire(directory.id, 'read', { timeout: 1000 }))).toMatchObject({ code: 'ERR_LOCK_FILE', message: expect.stringContaining('is a directory, not a regular file') });
+  });
+
+  test('a hard link to another file is refused, and that file keeps its content', async () => {
+    const other = join(root, `other-${freshId()}`);
+    writeFileSync(other, 'a session of someone', { mode: 0o600 });
+    const { locker, id } = planted((at) => linkSync(other, at));
+    expect(await rejection(locker.acquire(id, 'write', { timeout: 1000 }))).toMatchObject({ code: 'ERR_LOCK_FILE', message: expect.stringContaining('a file with 2 hard links') });
+    expect(readFileSync(other, 'utf8')).toBe('a session of someone');
+  });
+
+  testOrSkip(isRoot ? undefined : 'needs root to chown')('a lock file of another user, or a lock directory another user made in a shared sticky folder, is refused', async () => {
+    const { locker, id, path } = planted((at) => {
+      writeFileSync(at, '', { mode: 0o666 });
+      chownSync(at, 12345, 12345);
+    });
+    expect(await rejection(locker.acquire(id, 'write', { timeout: 1000 }))).toMatchObject({ code: 'ERR_LOCK_FILE', message: expect.stringContaining(`${path} is owned by user 12345, not 0`) });
+    const shared = newDirectory();
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    const lockDirectory = join(shared, 'locks');
+    mkdirSync(lockDirectory, { mode: 0o777 });
+    chownSync(lockDirectory, 12345, 12345);
+    expect((await rejection(fileLocker({ lockDirectory }).acquire('abc', 'write')) as Error).message)
+      .toBe(`Refusing the lock directory ${lockDirectory}: it is owned by user 12345, not 0, in the shared folder ${shared}`);
+  });
+
+  test('a lock file that is already there is locked without being truncated; the lock marks it used', async () => {
+    const { locker, id, path } = planted((at) => writeFileSync(at, 'written by someone', { mode: 0o600 }));
+    const hourAgo = Date.now() / 1000 - 3600;
+    utimesSync(path, hourAgo, hourAgo);
+    await (await locker.acquire(id, 'write')).release();
+    expect(readFileSync(path, 'utf8')).toBe('written by someone');
+    expect(statSync(path).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
   });
 });
 

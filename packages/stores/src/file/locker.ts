@@ -3,7 +3,7 @@ import { opendir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockTimeoutError, abortReason, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
-import { createDirectory } from './directory.js';
+import { assertPrivateDirectory, createDirectory } from './directory.js';
 import { LockFileError } from './errors.js';
 import { LOCK_EX, LOCK_SH, tryFlock } from './flock.js';
 import { assertFileNameId, errorCode, PERL_LOCK_FILE } from './names.js';
@@ -97,12 +97,21 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
     return opened;
   };
 
+  let directoryChecked = false;
+  const checkDirectory = (): void => {
+    createDirectory(lockDirectory, 0o700, 'lock');
+    assertPrivateDirectory(lockDirectory, 'lock');
+    directoryChecked = true;
+  };
+
   const openLockFile = (path: string): { fd: number; stats: Stats } => {
+    if (!directoryChecked) checkDirectory();
     try {
       return openChecked(path, OPEN_LOCK_FILE);
     } catch (error) {
       if (errorCode(error) !== 'ENOENT') throw error;
-      createDirectory(lockDirectory, 0o700, 'lock');
+      // The directory was removed since it was checked.
+      checkDirectory();
       return openChecked(path, OPEN_LOCK_FILE);
     }
   };

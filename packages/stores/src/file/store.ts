@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { threadId } from 'node:worker_threads';
 import { SessionCorruptError, SessionExistsError, SessionNotFoundError, type Payload, type Store, type StoredSession, type StoredSessionInfo } from '@tied/core';
 import { fileAccess } from './access.js';
-import { createDirectory } from './directory.js';
+import { assertPrivateDirectory, createDirectory } from './directory.js';
 import { isFileLocker } from './locker.js';
 import { assertFileNameId, errorCode, FILE_NAME_ID, PERL_LOCK_FILE } from './names.js';
 import { kindOf, openRegularFile } from './open-file.js';
@@ -79,7 +79,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
   const checkDirectory = (): void => {
     if (directoryChecked) return;
     createDirectory(directory, folderMode, 'session');
-    assertPrivate(directory);
+    assertPrivateDirectory(directory, 'session');
     directoryChecked = true;
   };
 
@@ -284,25 +284,6 @@ function checkOptions(options: FileStoreOptions) {
     // Folders can be searched by whoever can read the files.
     folderMode: mode | ((mode & 0o444) >> 2),
   };
-}
-
-/**
- * Refuses a session directory that others can write to (they could plant or replace sessions): one
- * writable by everyone without the sticky bit, or one in a shared sticky folder such as /tmp that
- * another user created first.
- */
-function assertPrivate(directory: string): void {
-  const stats = statSync(directory);
-  const refuse = (why: string) => {
-    throw Object.assign(new Error(`Refusing the session directory ${directory}: ${why}`), { code: 'EUNSAFEDIR', path: directory });
-  };
-  if (!stats.isDirectory()) refuse('it is not a directory');
-  const STICKY = 0o1000;
-  if ((stats.mode & 0o002) !== 0 && (stats.mode & STICKY) === 0) refuse('everyone can write to it');
-  const uid = process.getuid?.();
-  if (uid === undefined || stats.uid === uid) return;
-  const parent = statSync(dirname(directory));
-  if ((parent.mode & 0o002) !== 0 && (parent.mode & STICKY) !== 0) refuse(`it is owned by user ${stats.uid}, not ${uid}, in the shared folder ${dirname(directory)}`);
 }
 
 /** Removes a temporary file that is no longer needed; failing that, purge removes it later. */
