@@ -13,6 +13,8 @@ const root = mkdtempSync(join(tmpdir(), 'tied-file-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const isRoot = process.getuid?.() === 0;
+/** The uid (and gid) of the user nobody. */
+const NOBODY = 65534;
 const INSERT = new URL('./fixtures/file-insert.mjs', import.meta.url).pathname;
 const umask = process.umask();
 
@@ -122,13 +124,19 @@ describe('fileStore modes and directories', () => {
   });
 
   test('an unwritable parent gives one error naming it', () => {
-    chmodSync(root, 0o755);
-    const parent = newDirectory();
-    mkdirSync(parent, { mode: 0o555 });
-    const directory = join(parent, 'sessions');
-    // Root may write anywhere, so as root the store runs as the user nobody.
-    const output = execFileSync(process.execPath, [INSERT, directory], { encoding: 'utf8', ...(isRoot ? { uid: 65534, gid: 65534 } : {}) });
-    expect(output).toBe(`Cannot create the session directory ${directory}: ${parent} is not writable (EACCES)`);
+    // Root may write anywhere, so as root the store runs as the user nobody, in a folder nobody can
+    // reach (the test root, like the checkout, may be 0700), after loading the store as root.
+    const reachable = mkdtempSync(join(tmpdir(), 'tied-file-store-nobody-'));
+    try {
+      chmodSync(reachable, 0o755);
+      const parent = join(reachable, 'parent');
+      mkdirSync(parent, { mode: 0o555 });
+      const directory = join(parent, 'sessions');
+      const output = execFileSync(process.execPath, [INSERT, directory, ...(isRoot ? [String(NOBODY)] : [])], { encoding: 'utf8' });
+      expect(output).toBe(`Cannot create the session directory ${directory}: ${parent} is not writable (EACCES)`);
+    } finally {
+      rmSync(reachable, { recursive: true, force: true });
+    }
   });
 
   test('a directory everyone can write to is refused; a sticky one such as /tmp is accepted', async () => {
