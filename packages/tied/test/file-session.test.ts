@@ -150,3 +150,57 @@ describe('FileSession faults and bad input', () => {
     expect(existsSync(directory)).toBe(false);
   });
 });
+
+describe('FileSession leaves no lock file behind a session that does not exist', () => {
+  /** A file flavor of its own in a fresh directory (sessions and lock files together). */
+  const flavorIn = (directory: string) => defineSession({
+    store: fileStore({ directory }),
+    locker: fileLocker({ lockDirectory: directory }),
+    generator: nanoid(),
+    serializer: superjson(),
+  });
+  const lockFiles = (directory: string) => existsSync(directory) ? readdirSync(directory, { recursive: true }).filter((name) => String(name).includes('Apache-Session-')) : [];
+
+  test('opening an absent id, for writing or readonly, removes the lock file it created', async () => {
+    const directory = join(root, 'absent');
+    const Flavor = flavorIn(directory);
+    const id = 'absentsessionid000000'; // a nanoid's 21 characters
+    for (const options of [{}, { readonly: true }, { transaction: false }]) {
+      expect(await rejection(Flavor.open(id, options))).toBeInstanceOf(SessionNotFoundError);
+      expect(lockFiles(directory)).toEqual([]);
+    }
+  });
+
+  test('not while another holder has the lock file: a reader elsewhere keeps it, and its lock', async () => {
+    const directory = join(root, 'absent-held');
+    const Flavor = flavorIn(directory);
+    const id = 'absentsessionid000001';
+    // Another locker is another open file description: to flock, another process.
+    const elsewhere = fileLocker({ lockDirectory: directory });
+    const held = await elsewhere.acquire(id, 'read');
+    expect(await rejection(Flavor.open(id, { readonly: true }))).toBeInstanceOf(SessionNotFoundError);
+    expect(lockFiles(directory)).toEqual([`Apache-Session-${id}.lock`]);
+    // Its lock still excludes a writer that opens the file at the path.
+    expect(await rejection(fileLocker({ lockDirectory: directory }).acquire(id, 'write', { timeout: 100 }))).toMatchObject({ code: 'ERR_LOCK_TIMEOUT' });
+    await held.release();
+  });
+
+  test('deleting a session removes its lock file too; purge removes stale lock files with old sessions', async () => {
+    const directory = join(root, 'deleted');
+    const Flavor = flavorIn(directory);
+    const session = await Flavor.open();
+    session.n = 1;
+    await tied(session).delete();
+    expect(readdirSync(directory)).toEqual([]);
+
+    const old = await Flavor.open();
+    old.n = 1;
+    await tied(old).release();
+    // A lock file left by a process that died while holding a session that never existed.
+    writeFileSync(join(directory, 'Apache-Session-crashed.lock'), '', { mode: 0o600 });
+    const hourAgo = Date.now() / 1000 - 3600;
+    for (const name of readdirSync(directory)) utimesSync(join(directory, name), hourAgo, hourAgo);
+    expect(await Flavor.purge({ olderThan: 60_000 })).toBe(1);
+    expect(readdirSync(directory)).toEqual([]);
+  });
+});
