@@ -196,6 +196,45 @@ describe('fileLocker across processes', () => {
   });
 });
 
+describe('fileLocker: readers do not starve a writer', () => {
+  const readerLoop = new URL('./fixtures/file-reader-loop.mjs', import.meta.url).pathname;
+  const WRITES = 50;
+  const HOLD = 10; // ms each write holds its lock
+  const READER_HOLD = 5; // ms each read holds its lock
+
+  /** Time for `WRITES` write locks, each held `HOLD` ms, taken one after the other. */
+  async function timeWrites(locker: ReturnType<typeof fileLocker>, id: string, signal: AbortSignal): Promise<number> {
+    const start = performance.now();
+    for (let i = 0; i < WRITES; i++) {
+      const lock = await locker.acquire(id, 'write', { signal });
+      await new Promise((resolve) => setTimeout(resolve, HOLD));
+      await lock.release();
+      // The writer's other work, between two writes: readers may read then.
+      await new Promise((resolve) => setTimeout(resolve, HOLD));
+    }
+    return performance.now() - start;
+  }
+
+  test('with 6 reader processes taking shared locks in a loop, 50 writes take under 5 times their time alone', async () => {
+    const lockDirectory = newDirectory();
+    const id = freshId();
+    const locker = fileLocker({ lockDirectory });
+    const alone = await timeWrites(locker, id, AbortSignal.timeout(60_000));
+    const readers = await Promise.all(Array.from({ length: 6 }, () => startChild(process.execPath, [readerLoop, lockDirectory, id, String(READER_HOLD)], 'ready')));
+    try {
+      let reads = 0;
+      for (const reader of readers) reader.stdout!.on('data', (chunk: string) => { reads += chunk.split('.').length - 1; });
+      // Starved, the writes would not end (50 took 59 s before the writer's gate): give up, and fail, after 30 s.
+      const contended = await timeWrites(locker, id, AbortSignal.timeout(30_000));
+      // The readers kept reading meanwhile (a test without them would prove nothing).
+      expect(reads).toBeGreaterThan(WRITES);
+      expect(contended).toBeLessThan(5 * alone);
+    } finally {
+      await Promise.all(readers.map(kill));
+    }
+  }, 120_000);
+});
+
 const perl = (() => {
   try {
     execFileSync('perl', ['-MFcntl=:flock', '-e1'], { stdio: 'ignore' });
