@@ -204,3 +204,30 @@ describe('FileSession leaves no lock file behind a session that does not exist',
     expect(readdirSync(directory)).toEqual([]);
   });
 });
+
+describe('a session opened twice in one async flow', () => {
+  test('the process keeps waiting, visibly: a TIED_LOCK_WAIT warning after 5 s names the session and this process', async () => {
+    const child = spawn(process.execPath, [new URL('./fixtures/open-twice.mjs', import.meta.url).pathname], {
+      env: { ...process.env, TIED_DIRECTORY: join(root, 'twice') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const warned = new Promise<void>((resolve) => {
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (stderr.includes('TIED_LOCK_WAIT')) resolve();
+      });
+    });
+    // Before, Node saw nothing pending and exited at once with code 13 and no message.
+    const first = await Promise.race([warned.then(() => 'warned'), exited.then((code) => `exited with ${code}`)]);
+    expect(first).toBe('warned');
+    const id = stdout.trim();
+    expect(stderr).toContain(`[TIED_LOCK_WAIT] Warning: Session ${id} has waited 5 s for its write lock, held by another session of this same process.`);
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGKILL');
+    await exited;
+  });
+});
