@@ -215,6 +215,26 @@ describe('fileLocker: readers do not starve a writer', () => {
     return performance.now() - start;
   }
 
+  test('a reader waits while a writer of another process holds the gate; a gate nobody holds (its writer was killed) holds nobody back', async () => {
+    const lockDirectory = newDirectory();
+    const id = freshId();
+    const locker = fileLocker({ lockDirectory });
+    const gate = join(lockDirectory, `.Apache-Session-${id}.gate`);
+    await (await locker.acquire(id, 'read')).release(); // creates the directory
+    writeFileSync(gate, '', { mode: 0o600 });
+    await (await locker.acquire(id, 'read', { timeout: 1000 })).release();
+    // A waiting writer elsewhere: its gate is held.
+    const reader = await locker.acquire(id, 'read');
+    const writer = fileLocker({ lockDirectory }).acquire(id, 'write');
+    expect(await stateAfter(writer, 50)).toBe('waiting');
+    const lateReader = fileLocker({ lockDirectory }).acquire(id, 'read');
+    expect(await stateAfter(lateReader, 50)).toBe('waiting');
+    await reader.release();
+    await (await writer).release();
+    await (await lateReader).release();
+    expect(existsSync(gate)).toBe(false);
+  });
+
   test('with 6 reader processes taking shared locks in a loop, 50 writes take under 5 times their time alone', async () => {
     const lockDirectory = newDirectory();
     const id = freshId();
@@ -285,15 +305,18 @@ describe('fileLocker and Perl\'s Apache::Session::Lock::File exclude each other'
 });
 
 describe('fileLocker clean', () => {
-  test('removes old unused lock files only: not one in use, not a fresh one, not other files', async () => {
+  test('removes old unused lock files (and writer gates) only: not one in use, not a fresh one, not other files', async () => {
     const lockDirectory = newDirectory();
     const locker = fileLocker({ lockDirectory });
     const [old, busy, fresh] = ['old', 'busy', 'fresh'];
     for (const id of [old, busy, fresh]) await (await locker.acquire(id, 'write')).release();
     writeFileSync(join(lockDirectory, 'notes.txt'), '');
+    // A writer's gate left by a writer that was killed while it waited.
+    writeFileSync(join(lockDirectory, '.Apache-Session-old.gate'), '', { mode: 0o600 });
     const held = await locker.acquire(busy, 'read');
     const hourAgo = Date.now() / 1000 - 3600;
-    for (const name of ['Apache-Session-old.lock', 'Apache-Session-busy.lock', 'notes.txt']) utimesSync(join(lockDirectory, name), hourAgo, hourAgo);
+    for (const name of ['Apache-Session-old.lock', 'Apache-Session-busy.lock', 'notes.txt', '.Apache-Session-old.gate']) utimesSync(join(lockDirectory, name), hourAgo, hourAgo);
+    // The stale gate goes too, but only lock files are counted.
     expect(await locker.clean({ olderThan: 60_000 })).toBe(1);
     expect(readdirSync(lockDirectory).sort()).toEqual(['Apache-Session-busy.lock', 'Apache-Session-fresh.lock', 'notes.txt']);
     await held.release();
