@@ -183,7 +183,8 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
       if (file) closeSync(file.fd);
       if (heldGate) {
         // Unlink only the gate we hold: after a clean, another writer may hold a new one at that path.
-        if (stillAt(gate, heldGate.stats)) unlinkSync(gate);
+        // Best effort: the gate only orders waiters, and this must not fail the lock we now hold.
+        unlinkBestEffort(gate, heldGate.stats);
         closeSync(heldGate.fd);
       }
     }
@@ -214,7 +215,7 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
           // Only a holder that has the file to itself unlinks it: for a read lock, the upgrade to
           // exclusive fails while another reader holds it (and gives up the shared lock, which we are
           // releasing anyway). Waiters that had it open notice the unlink and lock the new file.
-          if (removeFile && (mode === 'write' || tryFlock(file.fd, LOCK_EX)) && stillAt(path, file.stats)) unlinkSync(path);
+          if (removeFile && (mode === 'write' || tryFlock(file.fd, LOCK_EX))) unlinkBestEffort(path, file.stats);
         } finally {
           // Closing the only descriptor of the file releases the flock.
           closeSync(file.fd);
@@ -246,6 +247,19 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
   };
   fileLockers.add(locker);
   return locker;
+}
+
+/**
+ * Unlinks `path` if it is still the file `stats` describes. Best effort, for a file whose removal is
+ * tidying only (a lock file left over is removed by `clean`): a failure here must not turn a release
+ * into an error.
+ */
+function unlinkBestEffort(path: string, stats: Stats): void {
+  try {
+    if (stillAt(path, stats)) unlinkSync(path);
+  } catch {
+    // Removed by hand or by a cleaner meanwhile, or the directory became unwritable: leave it.
+  }
 }
 
 /**
