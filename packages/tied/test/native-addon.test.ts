@@ -7,7 +7,7 @@ import { join } from 'node:path';
 const root = mkdtempSync(join(tmpdir(), 'tied-native-addon-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-test('importing tied and using MemorySession loads no native addon; the first file lock loads koffi', () => {
+test('importing tied and tied/apache and using MemorySession loads no native addon; the first file lock loads koffi', () => {
   const fixture = new URL('./fixtures/native-addons.mjs', import.meta.url).pathname;
   const output = execFileSync(process.execPath, [fixture], { encoding: 'utf8', env: { ...process.env, TIED_DIRECTORY: join(root, 'sessions') } });
   const { afterMemory, afterFile } = JSON.parse(output) as Record<'afterMemory' | 'afterFile', { addons: string[]; koffi: boolean }>;
