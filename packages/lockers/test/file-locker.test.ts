@@ -142,6 +142,24 @@ describe('fileLocker refuses lock files it did not make', () => {
       .toBe(`Refusing the lock directory ${lockDirectory}: it is owned by user 12345, not 0, in the shared folder ${shared}`);
   });
 
+  testOrSkip(isRoot ? undefined : 'needs root to chown and to run as nobody')('another user\'s lock file this user may not even open: LockFileError naming its owner, not a bare EACCES', () => {
+    // Run as nobody (after loading the locker as root: the checkout may be out of nobody's reach),
+    // in a folder nobody can reach.
+    const reachable = mkdtempSync(join(tmpdir(), 'tied-file-locker-nobody-'));
+    try {
+      chmodSync(reachable, 0o755);
+      const lockDirectory = join(reachable, 'locks');
+      mkdirSync(lockDirectory, { mode: 0o755 });
+      const path = join(lockDirectory, 'Apache-Session-abc.lock');
+      writeFileSync(path, '', { mode: 0o644 });
+      chownSync(path, 12345, 12345);
+      const output = execFileSync(process.execPath, [new URL('./fixtures/file-lock-as.mjs', import.meta.url).pathname, lockDirectory, 'abc', '65534'], { encoding: 'utf8' });
+      expect(output).toBe(`ERR_LOCK_FILE: The lock file ${path} is owned by user 12345, not 65534: tied does not follow, truncate or lock it (it may have been planted; remove it, and keep lock files in a private directory)`);
+    } finally {
+      rmSync(reachable, { recursive: true, force: true });
+    }
+  });
+
   test('a lock file that is already there is locked without being truncated; the lock marks it used', async () => {
     const { locker, id, path } = planted((at) => writeFileSync(at, 'written by someone', { mode: 0o600 }));
     const hourAgo = Date.now() / 1000 - 3600;

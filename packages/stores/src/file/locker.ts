@@ -86,7 +86,16 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
    */
   const openChecked = (path: string, flags: number): { fd: number; stats: Stats } => {
     const refuse = (what: string) => new LockFileError(path, `The lock file ${path} is ${what}: tied does not follow, truncate or lock it (it may have been planted; remove it, and keep lock files in a private directory)`);
-    const opened = openRegularFile(path, flags, 0o600, (kind) => refuse(`${kind}, not a regular file`));
+    let opened: { fd: number; stats: Stats };
+    try {
+      opened = openRegularFile(path, flags, 0o600, (kind) => refuse(`${kind}, not a regular file`));
+    } catch (error) {
+      // Another user's file that we may not even open: say whose it is rather than a bare EACCES.
+      const code = errorCode(error);
+      const found = code === 'EACCES' || code === 'EPERM' ? lstatSync(path, { throwIfNoEntry: false }) : undefined;
+      if (found && owner !== undefined && found.uid !== owner) throw refuse(`owned by user ${found.uid}, not ${owner}`);
+      throw error;
+    }
     const { fd, stats } = opened;
     const problem = owner !== undefined && stats.uid !== owner ? `owned by user ${stats.uid}, not ${owner}`
       : stats.nlink > 1 ? `a file with ${stats.nlink} hard links` : undefined;
