@@ -236,15 +236,22 @@ export class RequestSession<Req, Res> {
    * Resolves to false when the save failed (already reported through onError); never rejects.
    */
   settle(status: number, aborted: boolean, res: Res): Promise<boolean> {
-    this.settled ??= this.saveOrDiscard(status, aborted, res);
+    this.settled ??= this.saveOrDiscard(aborted ? undefined : { status, res });
     return this.settled;
   }
 
-  private async saveOrDiscard(status: number, aborted: boolean, res: Res): Promise<boolean> {
+  /** The client went away: discard and release. */
+  abandon(): Promise<boolean> {
+    this.settled ??= this.saveOrDiscard(undefined);
+    return this.settled;
+  }
+
+  /** `response` undefined: the connection was aborted. */
+  private async saveOrDiscard(response: { status: number; res: Res } | undefined): Promise<boolean> {
     const session = this.session;
     const handle = handleOf(session);
     if (handle.isReleased) return true;
-    const save = !aborted && this.saveAllowed(status, res);
+    const save = response !== undefined && this.saveAllowed(response.status, response.res);
     try {
       if (!save || (this.lazy && !handle.isModified)) {
         await handle.release({ save: false });

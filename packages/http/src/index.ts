@@ -67,7 +67,7 @@ function failResponse(res: ServerResponse, end: ServerResponse['end']): void {
   res.removeHeader('Content-Length');
   res.statusCode = 500;
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  end.call(res, 'Internal Server Error: the session could not be saved\n');
+  (end as (chunk: string) => ServerResponse).call(res, 'Internal Server Error: the session could not be saved\n');
 }
 
 /**
@@ -134,7 +134,7 @@ export function sessionMiddleware<Data extends object = SessionData>(options: No
       res.off('close', onClose);
     }
     if (clientGone.signal.aborted) {
-      await state.settle(0, true, res);
+      await state.abandon();
       return false;
     }
     attach(req, state);
