@@ -159,8 +159,9 @@ export class RequestSession<Req, Res> {
     private readonly clientHoldsCookie: boolean,
   ) {}
 
+  /** From the handle: it stays readable after release, unlike the session's keys. */
   get id(): string {
-    return this.session._session_id;
+    return handleOf(this.session).id;
   }
 
   adoptRestored(session: Session<SessionData>, resign: boolean): void {

@@ -70,17 +70,37 @@ function failResponse(res: ServerResponse, end: ServerResponse['end']): void {
   (end as (chunk: string) => ServerResponse).call(res, 'Internal Server Error: the session could not be saved\n');
 }
 
+/** What writeHead(status, [message], headers) would have written, kept on the response instead. */
+function keepHeadersForLater(res: ServerResponse, rest: unknown[]): ServerResponse {
+  const [first, second] = rest;
+  if (typeof first === 'string') res.statusMessage = first;
+  const headers = typeof first === 'string' ? second : first;
+  if (Array.isArray(headers)) {
+    // Raw form: [name, value, name, value, ...] or [[name, value], ...].
+    const pairs = Array.isArray(headers[0]) ? headers as [string, string][] : Array.from({ length: headers.length / 2 }, (_, i) => [headers[2 * i], headers[2 * i + 1]] as [string, string]);
+    for (const [name, value] of pairs) res.appendHeader(name, value);
+  } else if (headers !== undefined && headers !== null) {
+    for (const [name, value] of Object.entries(headers as Record<string, string | number | string[] | undefined>)) {
+      if (value !== undefined) res.setHeader(name, value);
+    }
+  }
+  return res;
+}
+
 /**
  * Hooks the response: Set-Cookie goes in when the headers are written; the end waits for the save
  * when it must; after the response the session is saved (or discarded) and released.
  */
-function hookResponse(res: ServerResponse, state: RequestSession<IncomingMessage, ServerResponse>): void {
+function hookResponse(res: ServerResponse, state: RequestSession<IncomingMessage, ServerResponse>, saveBeforeEnd: boolean): void {
   const writeHead = res.writeHead;
   res.writeHead = function (this: ServerResponse, statusCode: number, ...rest: unknown[]) {
     res.writeHead = writeHead;
     res.statusCode = statusCode;
     const cookies = state.decideCookies(statusCode, res);
     if (cookies.length > 0) res.appendHeader('Set-Cookie', cookies);
+    // With saveBeforeEnd the headers stay unwritten until the save is done, so that a failed save
+    // can still answer 500: the status and headers are kept, and the end writes them.
+    if (saveBeforeEnd) return keepHeadersForLater(res, rest);
     return (writeHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
   } as ServerResponse['writeHead'];
 
@@ -139,7 +159,7 @@ export function sessionMiddleware<Data extends object = SessionData>(options: No
     }
     attach(req, state);
     exposeOnRequest(req, state);
-    hookResponse(res, state);
+    hookResponse(res, state, engine.options.saveBeforeEnd);
     next?.();
     return true;
   }

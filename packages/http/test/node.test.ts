@@ -1,14 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import { testOrSkip } from '@tied/conformance';
-import { defineSession, memoryLocker, memoryStore } from '@tied/core';
-import { nanoid } from '@tied/generators';
-import { json } from '@tied/serializers/json';
 import type { Server } from 'node:http';
-import { SessionSaveError, type NodeSessionOptions } from '../src/index.js';
-import { signId } from '../src/signature.js';
+import type { NodeSessionOptions } from '../src/index.js';
 import { runs, SECRET, sessionServer } from './helpers/app.js';
-import { closeServer, CookieJar, eventually, listen, send, sendAndAbort } from './helpers/client.js';
+import { closeServer, CookieJar, listen, send, sendAndAbort } from './helpers/client.js';
 import { fileFlavor, memoryFlavor, mysqlFlavor, postgresFlavor, redisFlavor, type FlavorUnderTest } from './helpers/flavors.js';
 
 const flavors: FlavorUnderTest[] = [memoryFlavor(), fileFlavor(), await mysqlFlavor(), await postgresFlavor(), await redisFlavor()];
@@ -76,5 +72,44 @@ describe.each(flavors)('on the $name flavor', (under) => {
     expect((await send(`${url()}/id`, { jar })).body).not.toBe(oldId);
     expect(await under.storedIds()).not.toContain(oldId);
     expect(await peek(url(), oldJar)).toBe('none');
+  });
+
+  it('an aborted response (socket destroyed mid-body) is not saved and frees its lock at once', async () => {
+    const jar = await sessionWith(url(), 1);
+    await sendAndAbort(`${url()}/slow-body?ms=300`, jar, { midBody: true });
+    // Opening waits at most this long for the lock: the aborted request must have freed it.
+    expect(await peek(url(), jar)).toBe('1');
+  });
+
+  it('a client that disconnects while waiting for the lock leaks nothing: the next request gets the lock', async () => {
+    const jar = await sessionWith(url(), 1);
+    const holdRuns = runs.get('/hold') ?? 0;
+    const holder = send(`${url()}/hold?ms=600`, { jar });
+    await sleep(100);
+    await sendAndAbort(`${url()}/hold?ms=0`, jar, { afterMs: 150 });
+    expect((await holder).body).toBe('2');
+    const started = Date.now();
+    expect(await peek(url(), jar)).toBe('2');
+    // The abandoned waiter never ran its handler; had its wait taken the lock, the peek would wait 30 s.
+    expect(runs.get('/hold')).toBe(holdRuns + 1);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
+
+describe.each(flavors)('lockTimeout on the $name flavor', (under) => {
+  const it = testOrSkip(under.skip);
+  const { url } = serve(under, { lockTimeout: 200 });
+
+  it('a lock wait past lockTimeout answers 503 with Retry-After, and the handler never runs', async () => {
+    const jar = await sessionWith(url(), 1);
+    const holder = send(`${url()}/hold?ms=800`, { jar });
+    await sleep(100);
+    const peeks = runs.get('/peek') ?? 0;
+    const busy = await send(`${url()}/peek`, { jar });
+    expect(busy.status).toBe(503);
+    expect(busy.headers['retry-after']).toBe('1');
+    expect(runs.get('/peek') ?? 0).toBe(peeks);
+    expect((await holder).body).toBe('2');
+    expect(await peek(url(), jar)).toBe('2');
   });
 });
