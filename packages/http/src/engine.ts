@@ -320,6 +320,10 @@ export function attach(key: object, state: RequestSession<any, any>): void {
   requestSessions.set(key, state);
 }
 
+export function hasSession(key: object): boolean {
+  return requestSessions.has(key);
+}
+
 /** The request's session state, or a TypeError saying the middleware is missing. */
 export function stateOf(key: object, what: string): RequestSession<unknown, unknown> {
   const state = typeof key === 'object' && key !== null ? requestSessions.get(key) : undefined;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Session, SessionData } from '@tied/core';
-import { attach, isLockTimeout, SessionEngine, stateOf, type RequestSession } from './engine.js';
+import { attach, hasSession, isLockTimeout, SessionEngine, stateOf, type RequestSession } from './engine.js';
 import type { SessionOptions } from './options.js';
 
 export { CREATED_KEY, SEEN_KEY, SessionSaveError } from './engine.js';
@@ -70,6 +70,21 @@ function failResponse(res: ServerResponse, end: ServerResponse['end']): void {
   (end as (chunk: string) => ServerResponse).call(res, 'Internal Server Error: the session could not be saved\n');
 }
 
+/**
+ * writeHead(status, { 'Set-Cookie': ... }) replaces the Set-Cookie headers already set, ours among
+ * them: the app's cookies are appended instead, and the rest passed on.
+ */
+function keepOtherCookies(res: ServerResponse, rest: unknown[]): unknown[] {
+  const index = typeof rest[0] === 'string' ? 1 : 0;
+  const headers = rest[index];
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return rest;
+  const cookieKey = Object.keys(headers).find((name) => name.toLowerCase() === 'set-cookie');
+  if (cookieKey === undefined) return rest;
+  const { [cookieKey]: cookies, ...others } = headers as Record<string, string | string[]>;
+  if (cookies !== undefined) res.appendHeader('Set-Cookie', cookies);
+  return rest.map((arg, i) => (i === index ? others : arg));
+}
+
 /** What writeHead(status, [message], headers) would have written, kept on the response instead. */
 function keepHeadersForLater(res: ServerResponse, rest: unknown[]): ServerResponse {
   const [first, second] = rest;
@@ -81,7 +96,9 @@ function keepHeadersForLater(res: ServerResponse, rest: unknown[]): ServerRespon
     for (const [name, value] of pairs) res.appendHeader(name, value);
   } else if (headers !== undefined && headers !== null) {
     for (const [name, value] of Object.entries(headers as Record<string, string | number | string[] | undefined>)) {
-      if (value !== undefined) res.setHeader(name, value);
+      if (value === undefined) continue;
+      if (name.toLowerCase() === 'set-cookie') res.appendHeader(name, value as string | string[]);
+      else res.setHeader(name, value);
     }
   }
   return res;
@@ -101,7 +118,7 @@ function hookResponse(res: ServerResponse, state: RequestSession<IncomingMessage
     // With saveBeforeEnd the headers stay unwritten until the save is done, so that a failed save
     // can still answer 500: the status and headers are kept, and the end writes them.
     if (saveBeforeEnd) return keepHeadersForLater(res, rest);
-    return (writeHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
+    return (writeHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...keepOtherCookies(res, rest));
   } as ServerResponse['writeHead'];
 
   const end = res.end;
@@ -132,6 +149,11 @@ export function sessionMiddleware<Data extends object = SessionData>(options: No
   const engine = new SessionEngine<IncomingMessage, ServerResponse>(options);
 
   async function middleware(req: IncomingMessage, res: ServerResponse, next?: Next): Promise<boolean> {
+    // Already opened by a session middleware mounted earlier: opening it again would wait for our own lock.
+    if (hasSession(req)) {
+      next?.();
+      return true;
+    }
     // Aborted when the client goes away while the request waits for the session's lock.
     const clientGone = new AbortController();
     const onClose = () => clientGone.abort();

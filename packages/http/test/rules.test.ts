@@ -1,9 +1,9 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { defineSession, memoryLocker, memoryStore, tied } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { json } from '@tied/serializers/json';
-import { sessionMiddleware, SessionSaveError, type NodeSessionOptions } from '../src/index.js';
+import { sessionMiddleware, sessionOf, SessionSaveError, type NodeSessionOptions } from '../src/index.js';
 import { signId } from '../src/signature.js';
 import { SECRET, sessionServer } from './helpers/app.js';
 import { closeServer, CookieJar, eventually, listen, send } from './helpers/client.js';
@@ -212,6 +212,37 @@ describe('cookie attributes', () => {
     const plain = await send(`${url()}/count`);
     expect(plain.setCookies[0]).not.toMatch(/Secure/);
   });
+});
+
+describe.each([false, true])('cookies the app sets in writeHead (saveBeforeEnd: %s)', (saveBeforeEnd) => {
+  const { url } = serve({ saveBeforeEnd });
+  test('go out beside the session cookie', async () => {
+    const jar = new CookieJar();
+    const reply = await send(`${url()}/own-cookie`, { jar });
+    expect(reply.setCookies).toHaveLength(2);
+    expect(jar.value('theme')).toBe('dark');
+    expect(await peek(url(), jar)).toBe('1');
+  });
+});
+
+test('a second session middleware on the same request uses the session already open (no wait for its own lock)', async () => {
+  const global = sessionMiddleware({ secret: SECRET, flavor: flavors[0]!.flavor(), lockTimeout: 200 });
+  const perRoute = sessionMiddleware({ secret: SECRET, flavor: flavors[0]!.flavor(), lockTimeout: 200, readonly: true });
+  const server = createServer(async (req, res) => {
+    if (!(await global(req, res)) || !(await perRoute(req, res))) return;
+    const session = sessionOf<{ count: number }>(req);
+    session.count = (session.count ?? 0) + 1;
+    res.end(String(session.count));
+  });
+  try {
+    const url = await listen(server);
+    const jar = new CookieJar();
+    expect((await send(url, { jar })).body).toBe('1');
+    const second = await send(url, { jar });
+    expect([second.status, second.body]).toEqual([200, '2']);
+  } finally {
+    await closeServer(server);
+  }
 });
 
 describe('rolling', () => {

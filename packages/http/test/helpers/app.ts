@@ -38,6 +38,11 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
       session.count = (session.count ?? 0) + 1;
       if (url.searchParams.has('force')) tied(session).forceSave = true;
       return reply(res, 302, '', { Location: '/peek' });
+    case '/own-cookie':
+      // The app's own cookie given to writeHead: both cookies must go out.
+      session.count = (session.count ?? 0) + 1;
+      res.writeHead(200, { 'Set-Cookie': 'theme=dark; Path=/', 'Content-Type': 'text/plain' });
+      return void res.end(String(session.count));
     case '/fail':
       session.count = (session.count ?? 0) + 1;
       return reply(res, 500, 'failed');
