@@ -109,17 +109,29 @@ function keepHeadersForLater(res: ServerResponse, rest: unknown[]): ServerRespon
  * when it must; after the response the session is saved (or discarded) and released.
  */
 function hookResponse(res: ServerResponse, state: RequestSession<IncomingMessage, ServerResponse>, saveBeforeEnd: boolean): void {
+  // With saveBeforeEnd the headers stay unwritten until the save is done, so that a failed save can
+  // still answer 500: writeHead's status and headers are kept, and the end (or a first write) writes them.
+  let keepHeaders = saveBeforeEnd;
   const writeHead = res.writeHead;
   res.writeHead = function (this: ServerResponse, statusCode: number, ...rest: unknown[]) {
     res.writeHead = writeHead;
     res.statusCode = statusCode;
     const cookies = state.decideCookies(statusCode, res);
     if (cookies.length > 0) res.appendHeader('Set-Cookie', cookies);
-    // With saveBeforeEnd the headers stay unwritten until the save is done, so that a failed save
-    // can still answer 500: the status and headers are kept, and the end writes them.
-    if (saveBeforeEnd) return keepHeadersForLater(res, rest);
+    if (keepHeaders) return keepHeadersForLater(res, rest);
     return (writeHead as (...args: unknown[]) => ServerResponse).call(this, statusCode, ...keepOtherCookies(res, rest));
   } as ServerResponse['writeHead'];
+
+  if (saveBeforeEnd) {
+    const write = res.write;
+    res.write = function (this: ServerResponse, ...args: unknown[]) {
+      res.write = write;
+      // The body starts: the headers must go first (through the hook above if it has not run yet).
+      keepHeaders = false;
+      if (!res.headersSent) res.writeHead(res.statusCode);
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as ServerResponse['write'];
+  }
 
   const end = res.end;
   res.end = function (this: ServerResponse, ...args: unknown[]) {

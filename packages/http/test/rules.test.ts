@@ -225,6 +225,18 @@ describe.each([false, true])('cookies the app sets in writeHead (saveBeforeEnd: 
   });
 });
 
+describe('saveBeforeEnd', () => {
+  const { url } = serve({ saveBeforeEnd: true });
+  test('a streamed body (write, then end) is a whole response, and the session is saved', async () => {
+    const jar = new CookieJar();
+    const reply = await send(`${url()}/slow-body?ms=10`, { jar });
+    expect([reply.status, reply.body]).toEqual([200, 'first chunk\nrest\n']);
+    expect(reply.setCookies).toHaveLength(1);
+    expect((await send(`${url()}/count`, { jar })).body).toBe('2');
+    expect(await peek(url(), jar)).toBe('2');
+  });
+});
+
 test('a second session middleware on the same request uses the session already open (no wait for its own lock)', async () => {
   const global = sessionMiddleware({ secret: SECRET, flavor: flavors[0]!.flavor(), lockTimeout: 200 });
   const perRoute = sessionMiddleware({ secret: SECRET, flavor: flavors[0]!.flavor(), lockTimeout: 200, readonly: true });
