@@ -62,6 +62,12 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
       await sleep(ms);
       if (!res.destroyed) res.end('rest\n');
       return;
+    case '/stream':
+      // A body written without writeHead: the headers go out implicitly with the first chunk.
+      session.count = (session.count ?? 0) + 1;
+      res.setHeader('Content-Type', 'text/plain');
+      res.write('first chunk\n');
+      return void res.end('rest\n');
     case '/login': {
       const fresh = await regenerate<Data>(req);
       fresh.user = url.searchParams.get('user') ?? 'ann';
