@@ -15,11 +15,13 @@ const skip = await serviceUnavailable(`Chromium at ${CHROMIUM}`, () => access(CH
 const it = testOrSkip(skip);
 
 let context: BrowserContext | undefined;
-let profile: string | undefined;
+const profiles: string[] = [];
 
 /** A fresh headless Chromium profile; extra headers go on every request it makes. */
 async function browser(extraHTTPHeaders?: Record<string, string>): Promise<BrowserContext> {
-  profile = await mkdtemp(join(tmpdir(), 'http-chromium-'));
+  await context?.close();
+  const profile = await mkdtemp(join(tmpdir(), 'http-chromium-'));
+  profiles.push(profile);
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -31,7 +33,7 @@ async function browser(extraHTTPHeaders?: Record<string, string>): Promise<Brows
 
 afterAll(async () => {
   await context?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
+  await Promise.all(profiles.map((profile) => rm(profile, { recursive: true, force: true })));
 });
 
 describe('the Express example in headless Chromium', () => {
@@ -64,8 +66,6 @@ describe('the Express example in headless Chromium', () => {
     await page.waitForSelector('input[name=name]');
     expect(await context!.cookies()).toEqual([]);
     expect(example!.sessionFiles()).toEqual([]);
-    await context!.close();
-    context = undefined;
   });
 });
 
