@@ -88,11 +88,10 @@ describe.each(flavors)('on the $name flavor', (under) => {
     await sleep(100);
     await sendAndAbort(`${url()}/hold?ms=0`, jar, { afterMs: 150 });
     expect((await holder).body).toBe('2');
-    const started = Date.now();
+    // Had the abandoned wait ended up holding the lock, this would wait out lockTimeout (30 s) and get a 503.
     expect(await peek(url(), jar)).toBe('2');
-    // The abandoned waiter never ran its handler; had its wait taken the lock, the peek would wait 30 s.
+    // The abandoned waiter never ran its handler.
     expect(runs.get('/hold')).toBe(holdRuns + 1);
-    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
 
