@@ -270,12 +270,22 @@ describe('rolling', () => {
 });
 
 describe('readonly', () => {
-  const { url } = serve({ readonly: (req) => req.url!.startsWith('/count?ro') });
+  const { url } = serve({ lockTimeout: 300, readonly: (req) => req.url!.startsWith('/count?ro') || req.url!.startsWith('/read-slow') });
   test('a readonly route cannot write, and saves nothing', async () => {
     const jar = await sessionWith(url(), 1);
     const reply = await send(`${url()}/count?ro`, { jar });
     expect(reply.status).toBe(500);
     expect(await peek(url(), jar)).toBe('1');
+  });
+
+  test('readonly requests share the lock; a writer waits for them', async () => {
+    const jar = await sessionWith(url(), 1);
+    const slowReader = send(`${url()}/read-slow?ms=900`, { jar });
+    await new Promise((r) => setTimeout(r, 150));
+    const reader = await send(`${url()}/read-slow?ms=0`, { jar });
+    expect([reader.status, reader.body]).toEqual([200, '1']);
+    expect((await send(`${url()}/count`, { jar })).status).toBe(503);
+    expect((await slowReader).body).toBe('1');
   });
 });
 

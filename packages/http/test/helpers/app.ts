@@ -54,6 +54,10 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
       session.count = (session.count ?? 0) + 1;
       await sleep(ms);
       return reply(res, 200, String(session.count));
+    case '/read-slow':
+      // Reads only, slowly: with a readonly predicate it holds a shared lock for ms.
+      await sleep(ms);
+      return reply(res, 200, String(session.count ?? 'none'));
     case '/slow-body':
       // Headers and a first chunk, then the rest after ms: a client can cut it off mid-body.
       session.count = (session.count ?? 0) + 1;
