@@ -66,6 +66,18 @@ function saveRuleChecks(url: () => string, framework: string): void {
     await holder;
     expect(await peek(url(), jar)).toBe('2');
   });
+
+  test(`${framework}: a client that disconnects while waiting for the lock leaks nothing`, async () => {
+    const jar = new CookieJar();
+    await send(`${url()}/count`, { jar });
+    const holder = send(`${url()}/hold?ms=200`, { jar });
+    await sleep(50);
+    await sendAndAbort(`${url()}/peek`, jar, { afterMs: 50 });
+    await holder;
+    // Had the abandoned wait kept the lock, this would answer 503 after lockTimeout.
+    const after = await send(`${url()}/peek`, { jar });
+    expect([after.status, after.body]).toEqual([200, '2']);
+  });
 }
 
 describe('Express 5', () => {
