@@ -3,7 +3,9 @@
 #   perl bench/apache-session.pl '{"target":"perl-mysql","op":"cycle","namespace":{...},...}'
 # Apache::Session::File runs with Transaction => 1 (an exclusive flock from tie to untie);
 # Apache::Session::MySQL gets one connection for store and lock (Handle / LockHandle), as a
-# persistent mod_perl process would, instead of connecting on every tie.
+# persistent mod_perl process would, instead of connecting on every tie. Apache::Session::Postgres
+# runs with Commit => 1 on one AutoCommit-off connection: its SELECT … FOR UPDATE holds the row from
+# tie to untie, which commits.
 use strict;
 use warnings;
 use File::Path qw(make_path remove_tree);
@@ -40,6 +42,23 @@ my %targets = (
                 $dbh->do("CREATE TABLE $name (id char(32) NOT NULL PRIMARY KEY, a_session blob)");
             },
             drop => sub { $dbh->do("DROP TABLE IF EXISTS $name") },
+        };
+    },
+    'perl-postgres' => sub {
+        require Apache::Session::Postgres;
+        require DBI;
+        my $dbh = DBI->connect('dbi:Pg:dbname=test;host=127.0.0.1;port=5432', 'postgres', '',
+            { RaiseError => 0, PrintError => 0, AutoCommit => 0 })
+            or unavailable("PostgreSQL at 127.0.0.1:5432 unreachable (" . DBI->errstr . ")");
+        $dbh->{RaiseError} = 1;
+        my $ddl = sub { $dbh->do($_) for @_; $dbh->commit };
+        return {
+            class => 'Apache::Session::Postgres',
+            args  => { Handle => $dbh, Commit => 1, TableName => $name },
+            reset => sub {
+                $ddl->("DROP TABLE IF EXISTS $name", "CREATE TABLE $name (id char(32) NOT NULL PRIMARY KEY, a_session text)");
+            },
+            drop => sub { $ddl->("DROP TABLE IF EXISTS $name") },
         };
     },
 );

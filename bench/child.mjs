@@ -1,5 +1,6 @@
 // One measurement in a fresh process: `node bench/child.mjs '<task JSON>'`. Prints one JSON line:
 // { result } on success, { unavailable } when the target cannot run here, { error } otherwise.
+import { measureConcurrency } from './lib/concurrency.mjs';
 import { NotAvailable } from './lib/unavailable.mjs';
 import { cycleSession, increment, measureCycles } from './lib/workload.mjs';
 
@@ -34,6 +35,14 @@ const operations = {
     await Promise.all(Array.from({ length: task.workers }, () => increment(target, id, task.increments)));
     return { count: await target.count(id) };
   }),
+  /** A stalled run may hold locks and connections for good: it is answered without closing, and the process exits. */
+  concurrency: async () => {
+    const { open } = await import(`./targets/${task.target}.mjs`);
+    const target = await open(task.namespace);
+    const result = await measureConcurrency(target, task);
+    if (!result.stalled) await target.close();
+    return result;
+  },
   drop: () => withTarget(async (target) => {
     await target.drop();
     return {};
@@ -53,3 +62,5 @@ try {
     process.exitCode = 1;
   }
 }
+// The concurrency workload leaves timers and sockets behind when it stalls or fails.
+if (task.op === 'concurrency') process.stdout.write('', () => process.exit());

@@ -8,6 +8,8 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cycleChart } from './lib/chart.mjs';
+import { concurrencyRuns } from './lib/concurrency-runs.mjs';
+import { httpRuns } from './lib/http-bench.mjs';
 import { WORKERS, lostUpdates } from './lib/lost-updates.mjs';
 import { markdownReport } from './lib/report.mjs';
 import { perlMissing, runMicro, runTask } from './lib/spawn.mjs';
@@ -22,10 +24,14 @@ const USAGE = `Usage: node bench/run.mjs [options]
   --rounds N          interleaved rounds (default 5)
   --increments N      lost-update increments per process (default 250)
   --only a,b          targets by id, backend or kind (tied-file, mysql, peer, ...)
-  --part a,b          cycle, lost-updates, micro (default: all three)
+  --part a,b          cycle, lost-updates, concurrency, http, micro (default: all)
+  --workers a,b       concurrency: async workers in one process (default 1,32,128; quick 1,8)
+  --connections a,b   http: autocannon connections (default 1,32,128; quick 1,8)
+  --seconds N         concurrency: measured seconds per point (default 3; quick 0.3)
+  --stall N           a concurrency run with no progress for N seconds is a stall (default 10)
   --results DIR       where the JSON and the SVG go (default bench/results)`;
 
-const PARTS = ['cycle', 'lost-updates', 'micro'];
+const PARTS = ['cycle', 'lost-updates', 'concurrency', 'http', 'micro'];
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 function readOptions() {
@@ -39,6 +45,10 @@ function readOptions() {
       only: { type: 'string', default: '' },
       part: { type: 'string', default: PARTS.join(',') },
       results: { type: 'string', default: join(BENCH_DIR, 'results') },
+      workers: { type: 'string' },
+      connections: { type: 'string' },
+      seconds: { type: 'string' },
+      stall: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -54,6 +64,18 @@ function readOptions() {
     return n;
   };
   const list = (text) => text.split(',').map((word) => word.trim()).filter(Boolean);
+  const counts = (name, normal, quick) => {
+    if (values[name] === undefined) return values.quick ? quick : normal;
+    const numbers = list(values[name]).map(Number);
+    if (numbers.length === 0 || numbers.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${name} takes whole numbers of at least 1, comma-separated, not "${values[name]}"`);
+    return numbers;
+  };
+  const seconds = (name, normal, quick) => {
+    if (values[name] === undefined) return values.quick ? quick : normal;
+    const n = Number(values[name]);
+    if (!(n > 0)) throw new Error(`--${name} takes a number of seconds above 0, not "${values[name]}"`);
+    return n;
+  };
   const parts = list(values.part);
   const unknownPart = parts.find((part) => !PARTS.includes(part));
   if (unknownPart) throw new Error(`--part: unknown part "${unknownPart}"; parts are ${PARTS.join(', ')}`);
@@ -65,6 +87,22 @@ function readOptions() {
     increments: count('increments', 250, 25),
     workers: WORKERS,
     sessions: SESSION_COUNT,
+    concurrency: {
+      workers: counts('workers', [1, 32, 128], [1, 8]),
+      appMs: [0, 2],
+      sizes: {
+        sessions: values.quick ? 50 : 1000,
+        warmupMs: values.quick ? 200 : 1000,
+        measureMs: seconds('seconds', 3, 0.3) * 1000,
+        stallMs: seconds('stall', 10, 10) * 1000,
+      },
+    },
+    http: {
+      connections: counts('connections', [1, 32, 128], [1, 8]),
+      warmupRequests: values.quick ? 20 : 500,
+      minRequests: values.quick ? 50 : 3000,
+      requestsPerConnection: values.quick ? 10 : 50,
+    },
     accessIterations: values.quick ? 1e6 : 1e7,
     serializerIterations: values.quick ? 2000 : 20_000,
     only: list(values.only),
@@ -158,6 +196,13 @@ async function main() {
     if (options.parts.includes('lost-updates')) {
       report.lostUpdates = await lostUpdateRuns(targets, options, taskOptions, unavailable);
     }
+    if (options.parts.includes('concurrency')) {
+      report.concurrency = await concurrencyRuns(targets, options, taskOptions, unavailable, progress);
+    }
+    if (options.parts.includes('http')) {
+      const backends = BACKENDS.filter((backend) => targets.some((t) => t.backend === backend && t.concurrency));
+      report.http = await httpRuns(backends, options, taskOptions, progress);
+    }
     if (options.parts.includes('micro')) {
       report.micro = await runMicro({ accessIterations: options.accessIterations, serializerIterations: options.serializerIterations }, taskOptions);
       progress(`micro  ${describe(report.micro)}`);
@@ -183,6 +228,8 @@ async function main() {
   const failed = [...(report.summaries?.values() ?? [])].some((s) => s.status === 'error' || s.errors?.length > 0)
     || [...(report.lostUpdates?.values() ?? [])].some((answer) => answer.error)
     || targets.some((t) => t.kind === 'tied' && report.lostUpdates?.get(t.id)?.result?.lost > 0)
+    || (report.concurrency ?? []).some((row) => row.tied?.answer?.error || row.tied?.answer?.result?.lost > 0 || row.tied?.answer?.result?.stalled)
+    || (report.http ?? []).some((row) => row.tied?.error || row.tied?.result?.lost > 0)
     || Boolean(report.micro?.error);
   if (failed) process.exitCode = 1;
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { randomId } from './workload.mjs';
 
@@ -21,11 +22,13 @@ export function expressStoreTarget(store, { reset, drop, close }) {
       await set(id, { cookie, ...data });
       return id;
     },
-    async cycle(id, i) {
+    /** `appMs`: the application's own work between get and set (the concurrency workload). */
+    async cycle(id, i, appMs = 0) {
       const session = await get(id);
       if (!session) throw new Error(`${store.constructor.name} lost session ${id}`);
       session.count++;
       session.last = i;
+      if (appMs > 0) await sleep(appMs);
       await set(id, session);
     },
     async count(id) { return (await get(id)).count; },

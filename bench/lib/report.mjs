@@ -1,3 +1,7 @@
+import { CONCURRENCY_TARGETS, concurrencyVerdict } from './concurrency-runs.mjs';
+import { sequentialVerdicts } from './goals.mjs';
+import { HTTP_SIDES } from './http-bench.mjs';
+
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const fixed = (digits) => new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
@@ -54,6 +58,56 @@ function lostUpdateTable(targets, outcomes) {
   return table(['backend', 'kind', 'target', 'final count', 'lost updates'], rows);
 }
 
+function sequentialGoalTable(targets, ratioRows) {
+  const label = (id) => targets.find((t) => t.id === id).label;
+  const rows = sequentialVerdicts(targets, ratioRows).map((v) => [
+    label(v.tied),
+    label(v.other),
+    `≥ ${ratio(v.least)}`,
+    v.row ? `${ratio(v.row.median)} (${ratio(v.row.min)}–${ratio(v.row.max)})` : '—',
+    v.status === 'MET' ? '**MET**' : v.status === 'MISSED' ? '**MISSED**' : v.status,
+  ]);
+  if (rows.length === 0) return '_No target pair of the goals was selected._';
+  return table(['tied flavor', 'against', 'goal', 'measured (median, min–max)', ''], rows);
+}
+
+const ms = (value) => (value === undefined ? '—' : fixed(value < 10 ? 2 : 1).format(value));
+
+function concurrencyCell(side) {
+  const answer = side?.answer;
+  if (!answer) return ['—', '—', '—', '—'];
+  if (!answer.result) return [answer.unavailable ? `not available: ${oneLine(answer.unavailable)}` : `error: ${oneLine(answer.error)}`, '', '', ''];
+  const r = answer.result;
+  const lost = r.stalled ? `**stall** (${fixed(0).format(r.stallMs / 1000)} s)` : String(r.lost);
+  return [perSecond(r.cyclesPerSecond) + (r.errors ? ` (${r.errors} failed)` : ''), ms(r.p50), ms(r.p99), lost];
+}
+
+function concurrencyTable(rows) {
+  const body = rows.map((row) => {
+    const verdict = concurrencyVerdict(row);
+    const tied = row.tied?.answer?.result;
+    const peer = row.peer?.answer?.result;
+    const ratios = tied && peer ? [ratio(tied.cyclesPerSecond / peer.cyclesPerSecond), ratio(tied.p99 / peer.p99)] : ['—', '—'];
+    const status = verdict.status === 'MET' ? '**MET**' : verdict.status === 'MISSED' ? `**MISSED**: ${verdict.reasons.join('; ')}` : verdict.status;
+    return [row.backend, String(row.workers), String(row.appMs), ...concurrencyCell(row.tied), ...concurrencyCell(row.peer), ...ratios, status];
+  });
+  return table(['backend', 'C', 'app ms', 'tied cycles/s', 'p50 ms', 'p99 ms', 'lost', 'peer cycles/s', 'p50 ms', 'p99 ms', 'lost', 'throughput ÷ peer', 'p99 ÷ peer', `target (≥ ${CONCURRENCY_TARGETS.throughput}×, ≤ ${CONCURRENCY_TARGETS.p99}× p99, 0 lost, no stall)`], body);
+}
+
+function httpCell(answer) {
+  if (!answer) return ['—', '—', '—'];
+  if (!answer.result) return [answer.unavailable ? `not available: ${oneLine(answer.unavailable)}` : `error: ${oneLine(answer.error)}`, '', ''];
+  const r = answer.result;
+  const failed = r.non2xx + r.errors;
+  return [perSecond(r.requestsPerSecond) + (failed ? ` (${failed} failed)` : ''), String(r.p99), `${r.lost} / ${r.acknowledged}`];
+}
+
+function httpTable(rows) {
+  const body = rows.map((row) => [row.backend, String(row.connections), ...HTTP_SIDES.flatMap(({ side }) => httpCell(row[side]))]);
+  const header = HTTP_SIDES.flatMap(({ label }) => [`${label} req/s`, 'p99 ms', 'lost / acknowledged']);
+  return table(['backend', 'connections', ...header], body);
+}
+
 function microTables(micro) {
   if (micro.error || micro.unavailable) return `error: ${oneLine(micro.error ?? micro.unavailable)}`;
   const { access, serializers } = micro.result;
@@ -72,7 +126,7 @@ function microTables(micro) {
 }
 
 /** The whole report as Markdown: what ran, the tables, where the raw data and the chart are. */
-export function markdownReport({ meta, targets, summaries, ratioRows, lostUpdates, micro, files }) {
+export function markdownReport({ meta, targets, summaries, ratioRows, lostUpdates, concurrency, http, micro, files }) {
   const o = meta.options;
   const sections = [
     `# tied benchmark — ${meta.date}`,
@@ -86,6 +140,9 @@ export function markdownReport({ meta, targets, summaries, ratioRows, lostUpdate
       '## Ratios',
       'tied ÷ other, cycles/s of the same round, median (min–max) over rounds; above 1× tied is faster.',
       ratioTable(targets, ratioRows),
+      '## Sequential targets',
+      'Issue 13: every server backend ≥ 0.95× its floor and ≥ 1.0× its express-session store; MySQL ≥ 1.25× Perl; memory ≥ 1.0× MemoryStore; file ≥ 5× Apache::Session::File. Ratios as above.',
+      sequentialGoalTable(targets, ratioRows),
     );
   }
   if (lostUpdates) {
@@ -93,6 +150,22 @@ export function markdownReport({ meta, targets, summaries, ratioRows, lostUpdate
       '## Lost updates',
       `${o.workers} processes × ${o.increments} increments of one session (in-memory targets: ${o.workers} concurrent async loops in one process).`,
       lostUpdateTable(targets, lostUpdates),
+    );
+  }
+  if (concurrency) {
+    const c = o.concurrency;
+    sections.push(
+      '## Concurrency',
+      `C async workers in one process, each cycling a random session out of ${c.sizes.sessions} (open, count++, app time, release), ${c.sizes.warmupMs / 1000} s warm-up then ${c.sizes.measureMs / 1000} s measured; the drivers' default pool sizes on both sides; latency from open to release, app time included. Lost = increments acknowledged − increments stored. A run with no cycle ending for ${c.sizes.stallMs / 1000} s is a stall. Peer = the express-session store of the same backend through its Store API (get, app time, set).`,
+      concurrencyTable(concurrency),
+    );
+  }
+  if (http) {
+    const h = o.http;
+    sections.push(
+      '## HTTP',
+      `Express 5, GET /inc (count++ in the session), under autocannon: every connection sends the same session cookie (made by a first request); ${h.warmupRequests} warm-up requests, then max(${h.minRequests}, ${h.requestsPerConnection} × connections) measured; each side in a fresh server process. Lost = increments acknowledged (2xx) − the final count.`,
+      httpTable(http),
     );
   }
   if (micro) sections.push('## Micro', microTables(micro));

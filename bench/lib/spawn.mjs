@@ -52,7 +52,11 @@ export function runMicro(task, runOptions) {
 
 /** Why a Perl target cannot run here, or undefined when perl has Apache::Session and the DBD it needs. */
 export async function perlMissing(target) {
-  const modules = target.backend === 'mysql' ? ['Apache::Session::MySQL', 'DBD::mysql'] : ['Apache::Session::File'];
+  const modules = {
+    mysql: ['Apache::Session::MySQL', 'DBD::mysql'],
+    postgres: ['Apache::Session::Postgres', 'DBD::Pg'],
+    file: ['Apache::Session::File'],
+  }[target.backend];
   const { error } = await run('perl', [...modules.map((m) => `-M${m}`), '-e1'], 30_000);
   return error ? `perl with ${modules.join(' and ')} is not installed` : undefined;
 }

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Drives a tied flavor as an application does: `open(id)` as its users call it, read and write the
  * session like a plain object, release it (save + unlock). `reset` / `drop` empty and remove the
@@ -16,10 +18,12 @@ export function tiedTarget({ open, reset, drop, close = async () => {} }) {
       await release(session);
       return id;
     },
-    async cycle(id, i) {
+    /** `appMs`: the application's own work between open and release (the concurrency workload). */
+    async cycle(id, i, appMs = 0) {
       const session = await open(id);
       session.count++;
       session.last = i;
+      if (appMs > 0) await sleep(appMs);
       await release(session);
     },
     async count(id) {

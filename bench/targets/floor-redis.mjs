@@ -6,25 +6,34 @@ import { randomId } from '../lib/workload.mjs';
 
 const LEASE_MS = 30_000;
 
-/** Deletes the lock only if it still holds our token, so a lease that expired is not freed twice. */
-const COMPARE_AND_DELETE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** Takes the lock (SET NX PX with our token) and, only when taken, returns the data: one round trip. */
+const LOCK_AND_READ = `if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+  return {1, redis.call('get', KEYS[2])}
+end
+return {0}`;
+
+/** Writes and unlocks only while the lock still holds our token (fenced): a lease that expired writes nothing. */
+const WRITE_AND_UNLOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('set', KEYS[2], ARGV[2])
+  redis.call('del', KEYS[1])
+  return 1
+end
+return 0`;
 
 /**
- * The Redis floor: two pipelined round trips per cycle — `SET lock NX PX` + `GET`, then `SET` +
- * compare-and-delete of the lock. A taken lock is retried after a short random pause.
+ * The Redis floor: two EVALSHAs per cycle (ioredis `defineCommand` sends EVALSHA, EVAL once if the
+ * script is not cached) — lock + read, then write + unlock, token-fenced — and as little JavaScript
+ * as possible around them: a per-process token prefix and a counter instead of random bytes per lock.
+ * A taken lock is retried after a short random pause.
  */
 export async function open({ name }) {
   const redis = await ioredisClient();
-  redis.defineCommand('compareAndDelete', { numberOfKeys: 1, lua: COMPARE_AND_DELETE });
+  redis.defineCommand('lockAndRead', { numberOfKeys: 2, lua: LOCK_AND_READ });
+  redis.defineCommand('writeAndUnlock', { numberOfKeys: 2, lua: WRITE_AND_UNLOCK });
   const dataKey = (id) => `${name}:data:${id}`;
   const lockKey = (id) => `${name}:lock:${id}`;
-
-  async function execute(pipeline) {
-    const results = await pipeline.exec();
-    const failed = results.find(([error]) => error);
-    if (failed) throw failed[0];
-    return results.map(([, value]) => value);
-  }
+  const tokenPrefix = randomBytes(8).toString('hex');
+  let tokens = 0;
 
   return {
     reset: () => deleteRedisPrefix(redis, `${name}:`),
@@ -35,17 +44,15 @@ export async function open({ name }) {
       return id;
     },
     async cycle(id, i) {
-      const token = randomBytes(8).toString('hex');
-      let text;
-      for (;;) {
-        const [locked, value] = await execute(redis.pipeline().set(lockKey(id), token, 'PX', LEASE_MS, 'NX').get(dataKey(id)));
-        if (locked === 'OK') { text = value; break; }
-        await sleep(1 + Math.random() * 2);
-      }
-      const data = JSON.parse(text);
+      const token = `${tokenPrefix}${tokens++}`;
+      const lock = lockKey(id);
+      const key = dataKey(id);
+      let answer;
+      while ((answer = await redis.lockAndRead(lock, key, token, LEASE_MS))[0] !== 1) await sleep(1 + Math.random() * 2);
+      const data = JSON.parse(answer[1]);
       data.count++;
       data.last = i;
-      await execute(redis.pipeline().set(dataKey(id), JSON.stringify(data)).compareAndDelete(lockKey(id), token));
+      if (await redis.writeAndUnlock(lock, key, token, JSON.stringify(data)) !== 1) throw new Error(`the lock on ${id} expired before the write`);
     },
     async count(id) { return JSON.parse(await redis.get(dataKey(id))).count; },
     async close() { await redis.quit(); },

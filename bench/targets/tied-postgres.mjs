@@ -9,7 +9,7 @@ import { reachable, tiedExport } from '../lib/unavailable.mjs';
  */
 export async function open({ name }) {
   const PostgresSession = await tiedExport('tied', 'PostgresSession');
-  const pool = new pg.Pool({ ...POSTGRES, max: 4 });
+  const pool = new pg.Pool(POSTGRES);
   await reachable('PostgreSQL at 127.0.0.1:5432', () => pool.query('SELECT 1'));
   const dropTable = async () => { await pool.query(`DROP TABLE IF EXISTS ${name}`); };
   const args = { pool, table: name, createTable: true };
