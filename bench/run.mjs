@@ -2,12 +2,12 @@
 // npm run bench: the cycle workload, lost updates and micro figures for tied, the raw-driver
 // floors, the express-session stores and Perl's Apache::Session. See bench/README.md.
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cycleChart } from './lib/chart.mjs';
+import { concurrencyChart, cycleChart, httpChart } from './lib/chart.mjs';
 import { concurrencyRuns } from './lib/concurrency-runs.mjs';
 import { httpRuns } from './lib/http-bench.mjs';
 import { WORKERS, lostUpdates } from './lib/lost-updates.mjs';
@@ -33,6 +33,7 @@ const USAGE = `Usage: node bench/run.mjs [options]
 
 const PARTS = ['cycle', 'lost-updates', 'concurrency', 'http', 'micro'];
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+const DEFAULT_RESULTS = join(BENCH_DIR, 'results');
 
 function readOptions() {
   const { values } = parseArgs({
@@ -44,7 +45,7 @@ function readOptions() {
       increments: { type: 'string' },
       only: { type: 'string', default: '' },
       part: { type: 'string', default: PARTS.join(',') },
-      results: { type: 'string', default: join(BENCH_DIR, 'results') },
+      results: { type: 'string', default: DEFAULT_RESULTS },
       workers: { type: 'string' },
       connections: { type: 'string' },
       seconds: { type: 'string' },
@@ -215,12 +216,23 @@ async function main() {
   await mkdir(options.results, { recursive: true });
   const stamp = meta.date.replace(/[:.]/g, '-');
   const files = { json: join(options.results, `bench-${stamp}.json`) };
-  if (report.summaries) {
-    files.svg = join(options.results, `bench-${stamp}.svg`);
-    const title = `tied benchmark: cycles/s, median of ${options.rounds} round(s) — ${meta.cpu} × ${meta.cores}, Node ${meta.node}`;
-    await writeFile(files.svg, cycleChart({ targets, summaries: report.summaries, backends: BACKENDS, title }));
+  const machine = `${meta.cpu} × ${meta.cores}, Node ${meta.node}`;
+  const charts = [
+    report.summaries && ['svg', 'cycles', cycleChart({ targets, summaries: report.summaries, backends: BACKENDS, title: `tied benchmark: sequential cycles/s, median of ${options.rounds} round(s) — ${machine}` })],
+    report.concurrency && ['concurrencySvg', 'concurrency', concurrencyChart({ rows: report.concurrency, title: `tied benchmark: concurrency, cycles/s in one process — ${machine}` })],
+    report.http && ['httpSvg', 'http', httpChart({ rows: report.http, title: `tied benchmark: HTTP (Express, autocannon), requests/s on one shared session — ${machine}` })],
+  ].filter(Boolean);
+  for (const [key, name, svg] of charts) {
+    files[key] = join(options.results, `bench-${stamp}-${name}.svg`);
+    await writeFile(files[key], svg);
   }
   await writeFile(files.json, `${JSON.stringify(report, mapsAsObjects, 2)}\n`);
+  // A full run (every target, every part, full sizes) also leaves its charts as
+  // bench/results/latest-<name>.svg, the files bench/README.md shows (committed, not git-ignored).
+  const fullRun = !options.quick && options.only.length === 0 && PARTS.every((part) => options.parts.includes(part)) && options.results === DEFAULT_RESULTS;
+  if (fullRun) {
+    for (const [key, name] of charts) await copyFile(files[key], join(options.results, `latest-${name}.svg`));
+  }
   const shown = Object.fromEntries(Object.entries(files).map(([kind, path]) => [kind, relative(process.cwd(), path)]));
   process.stdout.write(markdownReport({ ...report, files: shown }));
 

@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import session from 'express-session';
+import { createPgSimpleTable } from '../lib/pg-simple-table.mjs';
 import { MYSQL, POSTGRES, REDIS_URL } from '../lib/services.mjs';
 import { reachable, tiedExport } from '../lib/unavailable.mjs';
 
@@ -75,9 +76,9 @@ export const HTTP_BACKENDS = {
       const { default: pg } = await import('pg');
       const pool = new pg.Pool(POSTGRES);
       pool.on('error', () => {});
-      await reachable('PostgreSQL at 127.0.0.1:5432', () => pool.query(`DROP TABLE IF EXISTS ${name}`));
+      await reachable('PostgreSQL at 127.0.0.1:5432', () => createPgSimpleTable(pool, name));
       const PgStore = connectPgSimple(session);
-      const store = new PgStore({ pool, tableName: name, createTableIfMissing: true, pruneSessionInterval: false, errorLog: () => {} });
+      const store = new PgStore({ pool, tableName: name, pruneSessionInterval: false, errorLog: () => {} });
       return {
         store,
         drop: () => pool.query(`DROP TABLE IF EXISTS ${name}`),

@@ -63,9 +63,13 @@ async function measurePoint(port, connections, amount, warmup) {
   const cookie = first.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
   if (!first.ok || !cookie) throw new Error(`the first request got ${first.status} and ${cookie ? 'a cookie' : 'no cookie'}`);
   const options = { url: `${base}/inc`, connections, headers: { cookie }, timeout: 30 };
-  const warm = warmup > 0 ? await cannon({ ...options, amount: warmup }) : { '2xx': 0 };
-  const result = await cannon({ ...options, amount });
-  const final = Number(await (await fetch(`${base}/count`, { headers: { cookie } })).text());
+  // autocannon refuses fewer requests than connections.
+  const warm = warmup > 0 ? await cannon({ ...options, amount: Math.max(warmup, connections) }) : { '2xx': 0 };
+  const result = await cannon({ ...options, amount: Math.max(amount, connections) });
+  const counted = await fetch(`${base}/count`, { headers: { cookie } });
+  const text = await counted.text();
+  const final = Number(text);
+  if (!counted.ok || !Number.isInteger(final)) throw new Error(`GET /count answered ${counted.status}: ${text.slice(0, 200)}`);
   const acknowledged = 1 + warm['2xx'] + result['2xx'];
   return {
     connections,

@@ -169,7 +169,10 @@ export function markdownReport({ meta, targets, summaries, ratioRows, lostUpdate
     );
   }
   if (micro) sections.push('## Micro', microTables(micro));
-  if (files) sections.push(`Raw results: ${files.json}${files.svg ? `; chart: ${files.svg}` : ''}`);
+  if (files) {
+    const charts = [files.svg, files.concurrencySvg, files.httpSvg].filter(Boolean);
+    sections.push(`Raw results: ${files.json}${charts.length > 0 ? `; charts: ${charts.join(', ')}` : ''}`);
+  }
   return `${sections.join('\n\n')}\n`;
 }
 
