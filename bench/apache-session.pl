@@ -95,14 +95,17 @@ my %operations = (
         $target->{reset}->();
         my @ids = map { seed() } 1 .. 100;
         cycle($ids[ $_ % 100 ], $_) for 0 .. $warmup - 1;
+        my @cpu = times;
         my $start = time;
         cycle($ids[ $_ % 100 ], $_) for 0 .. $cycles - 1;
         my $ms = (time - $start) * 1000;
+        my @cpuAfter = times;
+        my $cpuUs = ($cpuAfter[0] - $cpu[0] + $cpuAfter[1] - $cpu[1]) * 1e6;
         my $stored = 0;
         $stored += count($_) for @ids;
         die "the sessions hold $stored increments in total, expected " . ($warmup + $cycles) . "\n"
             if $stored != $warmup + $cycles;
-        return { cycles => $cycles, ms => $ms, cyclesPerSecond => $cycles / $ms * 1000 };
+        return { cycles => $cycles, ms => $ms, cyclesPerSecond => $cycles / $ms * 1000, cpuUsPerCycle => $cpuUs / $cycles };
     },
     seed => sub { $target->{reset}->(); return { id => seed() } },
     increment => sub { cycle($task->{id}, $_) for 0 .. $task->{increments} - 1; return {} },

@@ -83,10 +83,13 @@ export async function measureConcurrency(target, { workers, appMs, sessions, war
   const running = Promise.all(Array.from({ length: workers }, worker));
   let idleMs = await untilStall(sleep(warmupMs));
   let measuredMs = 0;
+  let cpu = { user: 0, system: 0 };
   if (idleMs === undefined) {
     measuring = true;
     const start = performance.now();
+    const cpuBefore = process.cpuUsage();
     idleMs = await untilStall(sleep(measureMs));
+    cpu = process.cpuUsage(cpuBefore);
     measuredMs = performance.now() - start;
     measuring = false;
   }
@@ -104,6 +107,7 @@ export async function measureConcurrency(target, { workers, appMs, sessions, war
     cyclesPerSecond: measuredMs > 0 ? (latencies.length / measuredMs) * 1000 : 0,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    cpuUsPerCycle: latencies.length > 0 ? (cpu.user + cpu.system) / latencies.length : undefined,
     errors,
     firstError: firstError === undefined ? undefined : String(firstError?.message ?? firstError).split('\n')[0],
     stalled: idleMs !== undefined,

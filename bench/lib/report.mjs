@@ -24,11 +24,12 @@ function notRun(summary) {
 function cycleTable(targets, summaries) {
   const rows = targets.map((t) => {
     const s = summaries.get(t.id);
-    if (s.status !== 'ok') return [t.backend, t.kind, t.label, notRun(s), '', ''];
+    if (s.status !== 'ok') return [t.backend, t.kind, t.label, notRun(s), '', '', ''];
     const failed = s.errors.length > 0 ? ` (${s.errors.length} round(s) failed)` : '';
-    return [t.backend, t.kind, t.label, perSecond(s.median) + failed, `${perSecond(s.min)}–${perSecond(s.max)}`, fixed(1).format(1e6 / s.median)];
+    const cpu = s.cpuUsPerCycle === undefined ? '—' : fixed(1).format(s.cpuUsPerCycle);
+    return [t.backend, t.kind, t.label, perSecond(s.median) + failed, `${perSecond(s.min)}–${perSecond(s.max)}`, fixed(1).format(1e6 / s.median), cpu];
   });
-  return table(['backend', 'kind', 'target', 'cycles/s (median)', 'min–max', 'µs/cycle'], rows);
+  return table(['backend', 'kind', 'target', 'cycles/s (median)', 'min–max', 'µs/cycle', 'client CPU µs/cycle'], rows);
 }
 
 function ratioTable(targets, ratioRows) {
@@ -75,11 +76,12 @@ const ms = (value) => (value === undefined ? '—' : fixed(value < 10 ? 2 : 1).f
 
 function concurrencyCell(side) {
   const answer = side?.answer;
-  if (!answer) return ['—', '—', '—', '—'];
-  if (!answer.result) return [answer.unavailable ? `not available: ${oneLine(answer.unavailable)}` : `error: ${oneLine(answer.error)}`, '', '', ''];
+  if (!answer) return ['—', '—', '—', '—', '—'];
+  if (!answer.result) return [answer.unavailable ? `not available: ${oneLine(answer.unavailable)}` : `error: ${oneLine(answer.error)}`, '', '', '', ''];
   const r = answer.result;
   const lost = r.stalled ? `**stall** (${fixed(0).format(r.stallMs / 1000)} s)` : String(r.lost);
-  return [perSecond(r.cyclesPerSecond) + (r.errors ? ` (${r.errors} failed)` : ''), ms(r.p50), ms(r.p99), lost];
+  const cpu = r.cpuUsPerCycle === undefined ? '—' : fixed(1).format(r.cpuUsPerCycle);
+  return [perSecond(r.cyclesPerSecond) + (r.errors ? ` (${r.errors} failed)` : ''), ms(r.p50), ms(r.p99), cpu, lost];
 }
 
 function concurrencyTable(rows) {
@@ -91,7 +93,7 @@ function concurrencyTable(rows) {
     const status = verdict.status === 'MET' ? '**MET**' : verdict.status === 'MISSED' ? `**MISSED**: ${verdict.reasons.join('; ')}` : verdict.status;
     return [row.backend, String(row.workers), String(row.appMs), ...concurrencyCell(row.tied), ...concurrencyCell(row.peer), ...ratios, status];
   });
-  return table(['backend', 'C', 'app ms', 'tied cycles/s', 'p50 ms', 'p99 ms', 'lost', 'peer cycles/s', 'p50 ms', 'p99 ms', 'lost', 'throughput ÷ peer', 'p99 ÷ peer', `target (≥ ${CONCURRENCY_TARGETS.throughput}×, ≤ ${CONCURRENCY_TARGETS.p99}× p99, 0 lost, no stall)`], body);
+  return table(['backend', 'C', 'app ms', 'tied cycles/s', 'p50 ms', 'p99 ms', 'CPU µs/cycle', 'lost', 'peer cycles/s', 'p50 ms', 'p99 ms', 'CPU µs/cycle', 'lost', 'throughput ÷ peer', 'p99 ÷ peer', `target (≥ ${CONCURRENCY_TARGETS.throughput}×, ≤ ${CONCURRENCY_TARGETS.p99}× p99, 0 lost, no stall)`], body);
 }
 
 function httpCell(answer) {

@@ -12,9 +12,10 @@ export function spread(values) {
  */
 export function summarizeTarget(rounds) {
   const values = rounds.filter((answer) => answer?.result).map((answer) => answer.result.cyclesPerSecond);
+  const cpu = rounds.map((answer) => answer?.result?.cpuUsPerCycle).filter((value) => value !== undefined);
   const errors = rounds.filter((answer) => answer?.error).map((answer) => answer.error);
   const unavailable = rounds.find((answer) => answer?.unavailable)?.unavailable;
-  if (values.length > 0) return { status: 'ok', ...spread(values), errors };
+  if (values.length > 0) return { status: 'ok', ...spread(values), cpuUsPerCycle: cpu.length > 0 ? spread(cpu).median : undefined, errors };
   if (unavailable) return { status: 'unavailable', reason: unavailable };
   return { status: 'error', reason: errors[0] ?? 'did not run', errors };
 }
