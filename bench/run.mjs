@@ -100,9 +100,9 @@ function readOptions() {
     },
     http: {
       connections: counts('connections', [1, 32, 128], [1, 8]),
-      warmupRequests: values.quick ? 20 : 500,
-      minRequests: values.quick ? 50 : 3000,
-      requestsPerConnection: values.quick ? 10 : 50,
+      warmupRequests: values.quick ? 20 : 300,
+      minRequests: values.quick ? 50 : 2000,
+      requestsPerConnection: values.quick ? 10 : 30,
     },
     accessIterations: values.quick ? 1e6 : 1e7,
     serializerIterations: values.quick ? 2000 : 20_000,
@@ -220,7 +220,7 @@ async function main() {
   const charts = [
     report.summaries && ['svg', 'cycles', cycleChart({ targets, summaries: report.summaries, backends: BACKENDS, title: `tied benchmark: sequential cycles/s, median of ${options.rounds} round(s) — ${machine}` })],
     report.concurrency && ['concurrencySvg', 'concurrency', concurrencyChart({ rows: report.concurrency, title: `tied benchmark: concurrency, cycles/s in one process — ${machine}` })],
-    report.http && ['httpSvg', 'http', httpChart({ rows: report.http, title: `tied benchmark: HTTP (Express, autocannon), requests/s on one shared session — ${machine}` })],
+    report.http && ['httpSvg', 'http', httpChart({ rows: report.http, title: `tied benchmark: HTTP (Express, autocannon), requests/s — ${machine}` })],
   ].filter(Boolean);
   for (const [key, name, svg] of charts) {
     files[key] = join(options.results, `bench-${stamp}-${name}.svg`);

@@ -97,12 +97,14 @@ export function concurrencyChart({ rows, title }) {
   return chart(panels, { title, unit: 'cycles/s', kindNames: { tied: 'tied', peer: 'express-session store' } });
 }
 
-/** The HTTP benchmark: per backend, @tied/http and express-session at each connection count. */
+const MODE_NAMES = { shared: 'connections sharing one session', own: 'a session per connection' };
+
+/** The HTTP benchmark: per mode and backend, @tied/http and express-session at each connection count. */
 export function httpChart({ rows, title }) {
-  const backends = [...new Set(rows.map((row) => row.backend))];
-  const panels = backends.map((backend) => ({
-    name: `${backend} — connections sharing one session`,
-    bars: rows.filter((row) => row.backend === backend).flatMap((row) => ['tied', 'express']
+  const panelKeys = [...new Set(rows.map((row) => `${row.mode} ${row.backend}`))];
+  const panels = panelKeys.map((key) => ({
+    name: `${key.split(' ')[1]} — ${MODE_NAMES[key.split(' ')[0]]}`,
+    bars: rows.filter((row) => `${row.mode} ${row.backend}` === key).flatMap((row) => ['tied', 'express']
       .filter((side) => row[side]?.result)
       .map((side) => ({
         target: { label: `${row.connections} connection(s) — ${side === 'tied' ? '@tied/http' : 'express-session'}`, kind: side },

@@ -52,28 +52,52 @@ function cannon(options) {
   });
 }
 
-/**
- * One point: `connections` autocannon connections all sending GET /inc with the same session
- * cookie (made by a first request): `warmup` requests, then `amount` measured, every response
- * counted. The final count read back against the acknowledged (2xx) increments gives the lost updates.
- */
-async function measurePoint(port, connections, amount, warmup) {
-  const base = `http://127.0.0.1:${port}`;
+/** GET /inc without a cookie: a new session; its cookie as a Cookie header value. */
+async function newSession(base) {
   const first = await fetch(`${base}/inc`);
+  await first.text();
   const cookie = first.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
   if (!first.ok || !cookie) throw new Error(`the first request got ${first.status} and ${cookie ? 'a cookie' : 'no cookie'}`);
-  const options = { url: `${base}/inc`, connections, headers: { cookie }, timeout: 30 };
+  return cookie;
+}
+
+async function countOf(base, cookie) {
+  const counted = await fetch(`${base}/count`, { headers: { cookie } });
+  const text = await counted.text();
+  const count = Number(text);
+  if (!counted.ok || !Number.isInteger(count)) throw new Error(`GET /count answered ${counted.status}: ${text.slice(0, 200)}`);
+  return count;
+}
+
+/**
+ * One point: `connections` autocannon connections sending GET /inc, `warmup` requests then
+ * `amount` measured (autocannon's `amount`, so every response is counted). `shared`: every
+ * connection sends the same session cookie (the lost-update case); `own`: each connection its own
+ * session (a site's many users). Sessions are made first by a request each; afterwards the final
+ * counts read back against the acknowledged (2xx) increments give the lost updates.
+ */
+async function measurePoint(port, { connections, amount, warmup, mode }) {
+  const base = `http://127.0.0.1:${port}`;
+  const cookies = [];
+  for (let k = 0; k < (mode === 'shared' ? 1 : connections); k++) cookies.push(await newSession(base));
+  let next = 0;
+  const options = {
+    url: `${base}/inc`,
+    connections,
+    timeout: 30,
+    setupClient: (client) => { client.setHeaders({ cookie: cookies[next++ % cookies.length] }); },
+  };
   // autocannon refuses fewer requests than connections.
   const warm = warmup > 0 ? await cannon({ ...options, amount: Math.max(warmup, connections) }) : { '2xx': 0 };
   const result = await cannon({ ...options, amount: Math.max(amount, connections) });
-  const counted = await fetch(`${base}/count`, { headers: { cookie } });
-  const text = await counted.text();
-  const final = Number(text);
-  if (!counted.ok || !Number.isInteger(final)) throw new Error(`GET /count answered ${counted.status}: ${text.slice(0, 200)}`);
-  const acknowledged = 1 + warm['2xx'] + result['2xx'];
+  let final = 0;
+  for (const cookie of cookies) final += await countOf(base, cookie);
+  const acknowledged = cookies.length + warm['2xx'] + result['2xx'];
   return {
+    mode,
     connections,
-    requests: amount,
+    sessions: cookies.length,
+    requests: result['2xx'] + result.non2xx,
     requestsPerSecond: result['2xx'] / result.seconds,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -86,39 +110,48 @@ async function measurePoint(port, connections, amount, warmup) {
   };
 }
 
+export const HTTP_MODES = ['shared', 'own'];
+
 /**
- * The HTTP benchmark: per backend, per connection count, @tied/http then express-session, each
- * with a fresh server process. Rows { backend, connections, tied: answer, express: answer }.
+ * The HTTP benchmark: per mode (one shared session, a session per connection), backend and
+ * connection count, @tied/http then express-session, each with a fresh server process.
+ * Rows { mode, backend, connections, tied: answer, express: answer }.
  */
 export async function httpRuns(backends, options, taskOptions, progress) {
   const rows = [];
-  for (const backend of backends) {
-    for (const connections of options.http.connections) {
-      const row = { backend, connections };
-      for (const { side } of HTTP_SIDES) {
-        const namespace = namespaceOf({ id: `http-${side}-${backend}` }, taskOptions);
-        const server = await startServer({ side, backend, namespace }, taskOptions.timeoutMs);
-        let answer;
-        if (server.port === undefined) {
-          answer = server;
-        } else {
-          try {
-            const amount = Math.max(options.http.minRequests, connections * options.http.requestsPerConnection);
-            answer = { result: await measurePoint(server.port, connections, amount, options.http.warmupRequests) };
-          } catch (error) {
-            answer = { error: `${error.message}${server.stderr() ? `; server: ${server.stderr().trim().slice(-500)}` : ''}` };
-          } finally {
-            await server.stop();
-          }
+  for (const mode of HTTP_MODES) {
+    for (const backend of backends) {
+      for (const connections of options.http.connections) {
+        const row = { mode, backend, connections };
+        for (const { side } of HTTP_SIDES) {
+          row[side] = await httpPoint({ side, backend, mode, connections }, options, taskOptions);
+          progressLine(row[side], { side, backend, mode, connections }, progress);
         }
-        row[side] = answer;
-        const r = answer.result;
-        progress(`http  ${backend.padEnd(8)} ${side.padEnd(7)} ${String(connections).padStart(3)} conn  ${r
-          ? `${Math.round(r.requestsPerSecond)} req/s p99 ${r.p99} ms lost ${r.lost}${r.non2xx ? ` non-2xx ${r.non2xx}` : ''}${r.errors ? ` errors ${r.errors}` : ''}`
-          : answer.unavailable ? `not available: ${answer.unavailable}` : `error: ${answer.error.split('\n')[0]}`}`);
+        rows.push(row);
       }
-      rows.push(row);
     }
   }
   return rows;
+}
+
+async function httpPoint({ side, backend, mode, connections }, options, taskOptions) {
+  const namespace = namespaceOf({ id: `http-${side}-${backend}` }, taskOptions);
+  const server = await startServer({ side, backend, namespace }, taskOptions.timeoutMs);
+  if (server.port === undefined) return server;
+  try {
+    const amount = Math.max(options.http.minRequests, connections * options.http.requestsPerConnection);
+    return { result: await measurePoint(server.port, { connections, amount, warmup: options.http.warmupRequests, mode }) };
+  } catch (error) {
+    return { error: `${error.message}${server.stderr() ? `; server: ${server.stderr().trim().slice(-500)}` : ''}` };
+  } finally {
+    await server.stop();
+  }
+}
+
+function progressLine(answer, { side, backend, mode, connections }, progress) {
+  const r = answer.result;
+  const figure = r
+    ? `${Math.round(r.requestsPerSecond)} req/s p99 ${r.p99} ms lost ${r.lost}${r.non2xx ? ` non-2xx ${r.non2xx}` : ''}${r.errors ? ` errors ${r.errors}` : ''}`
+    : answer.unavailable ? `not available: ${answer.unavailable}` : `error: ${answer.error.split('\n')[0]}`;
+  progress(`http  ${mode.padEnd(6)} ${backend.padEnd(8)} ${side.padEnd(7)} ${String(connections).padStart(3)} conn  ${figure}`);
 }

@@ -1,6 +1,6 @@
 import { CONCURRENCY_TARGETS, concurrencyVerdict } from './concurrency-runs.mjs';
 import { sequentialVerdicts } from './goals.mjs';
-import { HTTP_SIDES } from './http-bench.mjs';
+import { HTTP_MODES, HTTP_SIDES } from './http-bench.mjs';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const fixed = (digits) => new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -104,10 +104,22 @@ function httpCell(answer) {
   return [perSecond(r.requestsPerSecond) + (failed ? ` (${failed} failed)` : ''), String(r.p99), `${r.lost} / ${r.acknowledged}`];
 }
 
-function httpTable(rows) {
-  const body = rows.map((row) => [row.backend, String(row.connections), ...HTTP_SIDES.flatMap(({ side }) => httpCell(row[side]))]);
+const HTTP_MODE_TITLES = {
+  shared: 'All connections share one session (the lost-update case)',
+  own: 'Each connection its own session (many users)',
+};
+
+function httpTables(rows) {
   const header = HTTP_SIDES.flatMap(({ label }) => [`${label} req/s`, 'p99 ms', 'lost / acknowledged']);
-  return table(['backend', 'connections', ...header], body);
+  return HTTP_MODES.filter((mode) => rows.some((row) => row.mode === mode)).map((mode) => {
+    const body = rows.filter((row) => row.mode === mode).map((row) => {
+      const tied = row.tied?.result;
+      const peer = row.express?.result;
+      const ratios = tied && peer ? [ratio(tied.requestsPerSecond / peer.requestsPerSecond), ratio(tied.p99 / peer.p99)] : ['—', '—'];
+      return [row.backend, String(row.connections), ...HTTP_SIDES.flatMap(({ side }) => httpCell(row[side])), ...ratios];
+    });
+    return [`**${HTTP_MODE_TITLES[mode]}**`, '', table(['backend', 'connections', ...header, 'req/s ÷', 'p99 ÷'], body)].join('\n');
+  }).join('\n\n');
 }
 
 function microTables(micro) {
@@ -166,8 +178,8 @@ export function markdownReport({ meta, targets, summaries, ratioRows, lostUpdate
     const h = o.http;
     sections.push(
       '## HTTP',
-      `Express 5, GET /inc (count++ in the session), under autocannon: every connection sends the same session cookie (made by a first request); ${h.warmupRequests} warm-up requests, then max(${h.minRequests}, ${h.requestsPerConnection} × connections) measured; each side in a fresh server process. Lost = increments acknowledged (2xx) − the final count.`,
-      httpTable(http),
+      `Express 5, GET /inc (count++ in the session), under autocannon; the sessions are made by a first request each, their cookies pre-set; ${h.warmupRequests} warm-up requests, then max(${h.minRequests}, ${h.requestsPerConnection} × connections) measured; each point in a fresh server process. Lost = increments acknowledged (2xx) − the final counts. ÷: @tied/http over express-session.`,
+      httpTables(http),
     );
   }
   if (micro) sections.push('## Micro', microTables(micro));

@@ -28,7 +28,7 @@ interface HttpAnswer {
   result?: { acknowledged: number; final: number; lost: number; non2xx: number; errors: number };
   error?: string;
 }
-interface HttpRow { backend: string; connections: number; tied: HttpAnswer; express: HttpAnswer }
+interface HttpRow { mode: string; backend: string; connections: number; tied: HttpAnswer; express: HttpAnswer }
 
 let resultsDir: string;
 let stdout: string;
@@ -75,8 +75,9 @@ test('concurrency: the peers ran to the end too (their lost updates are counted,
   }
 });
 
-test('http: @tied/http on one shared session loses no update on memory and file', () => {
-  expect(http.map((row) => `${row.backend} ${row.connections}`)).toEqual(['memory 1', 'memory 4', 'file 1', 'file 4']);
+test('http: @tied/http loses no update on memory and file, on one shared session or one per connection', () => {
+  expect(http.map((row) => `${row.mode} ${row.backend} ${row.connections}`))
+    .toEqual(['shared', 'own'].flatMap((mode) => [`${mode} memory 1`, `${mode} memory 4`, `${mode} file 1`, `${mode} file 4`]));
   for (const row of http) {
     expect(row.tied.error).toBeUndefined();
     expect(row.tied.result).toMatchObject({ non2xx: 0, errors: 0, lost: 0 });
