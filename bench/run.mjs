@@ -25,8 +25,8 @@ const USAGE = `Usage: node bench/run.mjs [options]
   --increments N      lost-update increments per process (default 250)
   --only a,b          targets by id, backend or kind (tied-file, mysql, peer, ...)
   --part a,b          cycle, lost-updates, concurrency, http, micro (default: all)
-  --workers a,b       concurrency: async workers in one process (default 1,32,128; quick 1,8)
-  --connections a,b   http: autocannon connections (default 1,32,128; quick 1,8)
+  --workers a,b       concurrency: async workers in one process (default 1,32,128; quick 8)
+  --connections a,b   http: autocannon connections (default 1,32,128; quick 8)
   --seconds N         concurrency: measured seconds per point (default 3; quick 0.3)
   --stall N           a concurrency run with no progress for N seconds is a stall (default 10)
   --results DIR       where the JSON and the SVG go (default bench/results)`;
@@ -89,7 +89,7 @@ function readOptions() {
     workers: WORKERS,
     sessions: SESSION_COUNT,
     concurrency: {
-      workers: counts('workers', [1, 32, 128], [1, 8]),
+      workers: counts('workers', [1, 32, 128], [8]),
       appMs: [0, 2],
       sizes: {
         sessions: values.quick ? 50 : 1000,
@@ -99,7 +99,7 @@ function readOptions() {
       },
     },
     http: {
-      connections: counts('connections', [1, 32, 128], [1, 8]),
+      connections: counts('connections', [1, 32, 128], [8]),
       warmupRequests: values.quick ? 20 : 300,
       minRequests: values.quick ? 50 : 2000,
       requestsPerConnection: values.quick ? 10 : 30,

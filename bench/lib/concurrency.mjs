@@ -75,10 +75,8 @@ export async function measureConcurrency(target, { workers, appMs, sessions, war
       if (idle > stallMs) resolve(idle);
     }, Math.min(250, stallMs / 4));
   });
-  const untilStall = async (promise) => {
-    const outcome = await Promise.race([promise.then(() => undefined), stall]);
-    return outcome;
-  };
+  /** undefined when `promise` settles first, the idle ms when the run stalls first. */
+  const untilStall = (promise) => Promise.race([promise.then(() => undefined), stall]);
 
   const running = Promise.all(Array.from({ length: workers }, worker));
   let idleMs = await untilStall(sleep(warmupMs));
