@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { concurrencyChart, cycleChart, httpChart } from './lib/chart.mjs';
 import { concurrencyRuns } from './lib/concurrency-runs.mjs';
-import { httpRuns } from './lib/http-bench.mjs';
+import { HTTP_MODES, httpRuns } from './lib/http-bench.mjs';
 import { WORKERS, lostUpdates } from './lib/lost-updates.mjs';
 import { markdownReport } from './lib/report.mjs';
 import { perlMissing, runMicro, runTask } from './lib/spawn.mjs';
@@ -27,6 +27,7 @@ const USAGE = `Usage: node bench/run.mjs [options]
   --part a,b          cycle, lost-updates, concurrency, http, micro (default: all)
   --workers a,b       concurrency: async workers in one process (default 1,32,128; quick 8)
   --connections a,b   http: autocannon connections (default 1,32,128; quick 8)
+  --modes a,b         http: shared (one session for all connections), own (one per connection); quick: shared
   --seconds N         concurrency: measured seconds per point (default 3; quick 0.3)
   --stall N           a concurrency run with no progress for N seconds is a stall (default 10)
   --results DIR       where the JSON and the SVG go (default bench/results)`;
@@ -48,6 +49,7 @@ function readOptions() {
       results: { type: 'string', default: DEFAULT_RESULTS },
       workers: { type: 'string' },
       connections: { type: 'string' },
+      modes: { type: 'string' },
       seconds: { type: 'string' },
       stall: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -77,6 +79,9 @@ function readOptions() {
     if (!(n > 0)) throw new Error(`--${name} takes a number of seconds above 0, not "${values[name]}"`);
     return n;
   };
+  const modes = values.modes === undefined ? (values.quick ? ['shared'] : HTTP_MODES) : list(values.modes);
+  const unknownMode = modes.find((mode) => !HTTP_MODES.includes(mode));
+  if (unknownMode || modes.length === 0) throw new Error(`--modes: ${unknownMode ? `unknown mode "${unknownMode}"` : 'none given'}; modes are ${HTTP_MODES.join(', ')}`);
   const parts = list(values.part);
   const unknownPart = parts.find((part) => !PARTS.includes(part));
   if (unknownPart) throw new Error(`--part: unknown part "${unknownPart}"; parts are ${PARTS.join(', ')}`);
@@ -100,6 +105,7 @@ function readOptions() {
     },
     http: {
       connections: counts('connections', [1, 32, 128], [8]),
+      modes,
       warmupRequests: values.quick ? 20 : 300,
       minRequests: values.quick ? 50 : 2000,
       requestsPerConnection: values.quick ? 10 : 30,
@@ -229,7 +235,8 @@ async function main() {
   await writeFile(files.json, `${JSON.stringify(report, mapsAsObjects, 2)}\n`);
   // A full run (every target, every part, full sizes) also leaves its charts as
   // bench/results/latest-<name>.svg, the files bench/README.md shows (committed, not git-ignored).
-  const fullRun = !options.quick && options.only.length === 0 && PARTS.every((part) => options.parts.includes(part)) && options.results === DEFAULT_RESULTS;
+  const fullRun = !options.quick && options.only.length === 0 && PARTS.every((part) => options.parts.includes(part))
+    && options.http.modes.length === HTTP_MODES.length && options.results === DEFAULT_RESULTS;
   if (fullRun) {
     for (const [key, name] of charts) await copyFile(files[key], join(options.results, `latest-${name}.svg`));
   }

@@ -119,7 +119,7 @@ export const HTTP_MODES = ['shared', 'own'];
  */
 export async function httpRuns(backends, options, taskOptions, progress) {
   const rows = [];
-  for (const mode of HTTP_MODES) {
+  for (const mode of options.http.modes) {
     for (const backend of backends) {
       for (const connections of options.http.connections) {
         const row = { mode, backend, connections };

@@ -37,7 +37,7 @@ let http: HttpRow[];
 
 beforeAll(async () => {
   resultsDir = await mkdtemp(join(tmpdir(), 'tied-bench-test-'));
-  const args = [RUN, '--quick', '--part', 'concurrency,http', '--only', 'memory,file', '--workers', '1,4', '--connections', '1,4', '--seconds', '0.2', '--results', resultsDir];
+  const args = [RUN, '--quick', '--part', 'concurrency,http', '--only', 'memory,file', '--workers', '1,4', '--connections', '1,4', '--modes', 'shared,own', '--seconds', '0.2', '--results', resultsDir];
   ({ stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 16 << 20 }));
   const [file] = (await readdir(resultsDir)).filter((name) => name.endsWith('.json'));
   if (file === undefined) throw new Error(`run.mjs wrote no JSON into ${resultsDir}`);
