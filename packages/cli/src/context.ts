@@ -1,0 +1,56 @@
+import type { Flavor } from '@tied/core';
+import { parseDuration } from './duration.js';
+import { CliError, EXIT } from './exit-codes.js';
+import type { Streams } from './output.js';
+import { openStore } from './store-url.js';
+
+/** The options every subcommand inherits from `tied`. */
+export interface GlobalOptions {
+  store?: string;
+  serializer?: string;
+  locker?: string;
+  generator?: string;
+  lockTimeout: string;
+  verbose?: boolean;
+}
+
+/** What a subcommand runs with: the streams, the global options, a way to reach the store. */
+export class Context {
+  /** Aborted on SIGINT/SIGTERM, so long work stops between two sessions and reports what it did. */
+  readonly signal: AbortSignal;
+
+  constructor(readonly streams: Streams, readonly options: GlobalOptions, signal: AbortSignal) {
+    this.signal = signal;
+  }
+
+  /** --lock-timeout in ms: how long any one session's lock is waited for. */
+  get lockTimeout(): number {
+    return parseDuration(this.options.lockTimeout, '--lock-timeout');
+  }
+
+  /** Opens the store named by --store / TIED_STORE, runs `fn`, and closes the store's connections. */
+  async withStore<R>(fn: (flavor: Flavor, shown: string) => Promise<R>): Promise<R> {
+    if (!this.options.store) {
+      throw new CliError('No store: give --store URL or set TIED_STORE (file:///path, mysql://…, postgres://…, redis://…)', EXIT.usage);
+    }
+    const opened = await openStore({
+      store: this.options.store, serializer: this.options.serializer, locker: this.options.locker, generator: this.options.generator,
+    });
+    try {
+      return await fn(opened.flavor, opened.shown);
+    } finally {
+      await opened.close();
+    }
+  }
+}
+
+/** A positive integer option such as --limit or --batch-size. */
+export function positiveInteger(option: string) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) {
+      throw new CliError(`${option}: "${text}" is not a positive integer`, EXIT.usage);
+    }
+    return value;
+  };
+}

@@ -1,0 +1,54 @@
+import { inspect } from 'node:util';
+import cliProgress from 'cli-progress';
+import { redact } from './redact.js';
+
+/** Where the command writes; tests and the bin use the process streams. */
+export interface Streams {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream;
+}
+
+/** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
+export function colours(stream: { isTTY?: boolean }): boolean {
+  return stream.isTTY === true && !process.env.NO_COLOR;
+}
+
+export function writeLine(stream: NodeJS.WritableStream, line: string): void {
+  stream.write(redact(line) + '\n');
+}
+
+/** Session data for people: util.inspect shows Dates, Maps, Sets and BigInts as they are. */
+export function pretty(value: unknown, stream: { isTTY?: boolean }): string {
+  return inspect(value, { depth: null, colors: colours(stream), sorted: true, breakLength: 100, maxArrayLength: null, maxStringLength: null });
+}
+
+export interface Progress {
+  increment(by?: number): void;
+  stop(): void;
+}
+
+/** A progress bar on stderr when it is a terminal; nothing otherwise (cron mails stay clean). */
+export function progress(streams: Streams, label: string, total?: number): Progress {
+  if (streams.stderr.isTTY !== true) return { increment() {}, stop() {} };
+  const bar = new cliProgress.SingleBar({
+    stream: streams.stderr as NodeJS.WritableStream,
+    format: total === undefined ? `${label} {value} done` : `${label} [{bar}] {percentage}% {value}/{total}`,
+    hideCursor: true,
+    clearOnComplete: true,
+  }, cliProgress.Presets.shades_classic);
+  bar.start(total ?? 0, 0);
+  return { increment: (by = 1) => bar.increment(by), stop: () => bar.stop() };
+}
+
+/** `2026-11-30 16:39:18` in UTC: sortable, and the same on every machine. */
+export function formatTime(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '-';
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/** Columns padded to their widest cell; the last is not padded. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]!.length))) ?? [];
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
+}
