@@ -52,21 +52,36 @@ export interface Store {
   purge?(options: { olderThan: number }): Promise<number>;
   close?(): Promise<void>;
   /**
-   * A store and a locker on the same backend may fuse their calls so that a locked cycle costs the
-   * fewest round trips: lock+read in one, write+unlock in one. Returns `undefined` when this
-   * locker cannot be fused with this store; the session then calls the two parts separately.
+   * A store and a locker of one backend fuse their calls (see `FusedAccess`). Returns `undefined`
+   * when this locker is not one of its backend's; the session then calls the two parts separately.
    */
   fuse?(locker: Locker): FusedAccess | undefined;
 }
 
-/** Round-trip-saving operations of a store fused with its locker (see `Store.fuse`). */
+/**
+ * How a session reaches its store while it holds a lock: the one protocol by which a store and a
+ * locker of one backend share round trips (lock+read in one, write+unlock in one) and by which every
+ * write of a locked session goes through the lock that protects it — on the connection that holds it
+ * (SQL) or fenced by its token (Redis). A store returns one from `fuse(locker)`; for any other pair,
+ * `separateAccess(store, locker)` calls the two parts one after the other.
+ */
 export interface FusedAccess {
   /** Acquire the lock and read the session. When missing, the lock is released before throwing. */
   lockAndMaterialize(id: string, mode: LockMode, options: AcquireOptions): Promise<{ lock: Lock; stored: StoredSession }>;
   /** Acquire a write lock on a fresh id and insert it. On `SessionExistsError` the lock is released. */
   lockAndInsert(id: string, data: Payload, options: AcquireOptions): Promise<Lock>;
-  /** Write (when `data` is given) and release the lock. The lock is released even when the write fails. */
+  /**
+   * Write under the held write lock and keep it. When the lock is no longer held, nothing is written
+   * and `LockLostError` is thrown.
+   */
+  updateLocked(lock: Lock, id: string, data: Payload): Promise<void>;
+  /**
+   * Write (when `data` is given) under the held lock, then release it. The lock is released even
+   * when the write fails; a lost lock means nothing was written (`LockLostError`).
+   */
   updateAndRelease(lock: Lock, id: string, data: Payload | undefined): Promise<void>;
+  /** Remove the session under the held write lock, then release it (released even when removal fails). */
+  removeAndRelease(lock: Lock, id: string): Promise<void>;
 }
 
 export type LockMode = 'read' | 'write';

@@ -1,4 +1,4 @@
-import type { FusedAccess, Generator, Lock, LockMode, Locker, Payload, Serializer, Store, StoredSession } from './roles.js';
+import type { AcquireOptions, FusedAccess, Generator, Lock, LockMode, Locker, Payload, Serializer, Store } from './roles.js';
 import {
   ReadonlySessionError,
   SerializationError,
@@ -7,7 +7,6 @@ import {
   SessionNotFoundError,
   SessionReleasedError,
   TiedError,
-  abortReason,
 } from './errors.js';
 
 /** The data a session holds when its type is not given. */
@@ -35,6 +34,48 @@ export interface OpenOptions {
   changeDetection?: 'top-level' | 'deep';
   /** A session not saved for longer than this many ms is treated as missing, and removed. */
   maxAge?: number;
+  /**
+   * A new session only: its id is generated at once, but nothing is stored and no lock is taken until
+   * it is modified and released (or saved); released unmodified, it leaves no trace. For web requests
+   * that may never write to their session.
+   */
+  lazy?: boolean;
+  /** A new session only: create it under this id (validated first) instead of a generated one. */
+  id?: string;
+}
+
+/** The open options by name, with the check each value must pass. */
+const OPEN_OPTION_CHECKS: Readonly<Record<keyof OpenOptions, (value: unknown) => boolean>> = {
+  transaction: (value) => typeof value === 'boolean',
+  readonly: (value) => typeof value === 'boolean',
+  lockTimeout: (value) => typeof value === 'number' && value >= 0 && value <= 2 ** 31 - 1,
+  signal: (value) => value instanceof AbortSignal,
+  changeDetection: (value) => value === 'top-level' || value === 'deep',
+  maxAge: (value) => typeof value === 'number' && value > 0,
+  lazy: (value) => typeof value === 'boolean',
+  id: (value) => typeof value === 'string',
+};
+
+/** The names of every open option, for callers that sort arguments into open options and others. */
+export const OPEN_OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(OPEN_OPTION_CHECKS));
+
+/** Refuses misspelt or unknown open options and values of the wrong kind, naming what is accepted. */
+export function checkOpenOptions(options: object): asserts options is OpenOptions {
+  for (const [name, value] of Object.entries(options)) {
+    const check = OPEN_OPTION_CHECKS[name as keyof OpenOptions];
+    if (check === undefined) {
+      throw new TypeError(`Unknown open option "${name}"; the open options are ${[...OPEN_OPTION_NAMES].join(', ')}`);
+    }
+    if (value !== undefined && !check(value)) {
+      throw new TypeError(`Open option ${name} has an invalid value: ${describe(value)}`);
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return typeof value;
 }
 
 export interface SessionParts {
@@ -47,8 +88,10 @@ export interface SessionParts {
 /** What `tied(session)` returns: Perl's `tied(%session)`. */
 export interface SessionHandle {
   readonly id: string;
-  /** Created by this open (inserted at open, as Perl does). */
+  /** Created by this open (inserted at open, as Perl does, unless opened `lazy`). */
   readonly isNew: boolean;
+  /** In the store: false for a `lazy` session until a save or release inserted it. */
+  readonly isStored: boolean;
   /** A top-level write happened since the last save. */
   readonly isModified: boolean;
   readonly isDeleted: boolean;
@@ -56,8 +99,13 @@ export interface SessionHandle {
   readonly isReadonly: boolean;
   /** Writes the session now and keeps the lock. */
   save(): Promise<void>;
-  /** Saves when modified, then releases every lock. Idempotent. */
-  release(): Promise<void>;
+  /**
+   * Saves when modified (unless `{ save: false }`: the changes since the last save are discarded),
+   * then releases every lock. Idempotent.
+   */
+  release(options?: { save?: boolean }): Promise<void>;
+  /** Releases every lock without saving: `release({ save: false })`. */
+  discard(): Promise<void>;
   /** Removes the stored session and releases it. */
   delete(): Promise<void>;
   /** Sets top-level `_session_timestamp` to `Date.now()`, which forces a save at release. */
@@ -67,6 +115,8 @@ export interface SessionHandle {
 const handles = new WeakMap<object, SessionHandle>();
 
 /** Perl's `tied(%session)`: the handle behind a session, `undefined` for anything else. */
+export function tied<T extends object>(session: Session<T>): SessionHandle;
+export function tied(value: unknown): SessionHandle | undefined;
 export function tied(value: unknown): SessionHandle | undefined {
   return typeof value === 'object' && value !== null ? handles.get(value) : undefined;
 }
@@ -84,62 +134,55 @@ const MAX_ID_ATTEMPTS = 10;
 /** Opens (id given) or creates (no id) a session with these parts. Used by flavors. */
 export async function openWith<T extends object>(
   parts: SessionParts,
-  fused: FusedAccess | undefined,
+  access: FusedAccess,
   id: unknown,
   options: OpenOptions = {},
 ): Promise<Session<T>> {
+  checkOpenOptions(options);
   options.signal?.throwIfAborted();
-  if (id === undefined || id === null) return create<T>(parts, fused, options);
+  if (id === undefined || id === null) return create<T>(parts, access, options);
+  if (options.lazy || options.id !== undefined) throw new TypeError('The open options lazy and id are for a new session; do not pass an id to open as well');
   parts.generator.validate(id);
-  return restore<T>(parts, fused, id, options);
+  return restore<T>(parts, access, id, options);
 }
 
-async function create<T extends object>(parts: SessionParts, fused: FusedAccess | undefined, options: OpenOptions): Promise<Session<T>> {
+async function create<T extends object>(parts: SessionParts, access: FusedAccess, options: OpenOptions): Promise<Session<T>> {
   if (options.readonly) throw new TypeError('A new session cannot be opened readonly');
-  const acquireOptions = { timeout: options.lockTimeout, signal: options.signal };
+  if (options.id !== undefined) parts.generator.validate(options.id);
   for (let attempt = 1; ; attempt++) {
-    const id = parts.generator.generate();
+    const id = options.id ?? parts.generator.generate();
     const data: SessionData = { _session_id: id };
     const bytes = serialize(parts.serializer, data);
+    if (options.lazy) return new SessionState(parts, access, id, data, bytes, options, new HeldLock(), true, false).proxy as Session<T>;
     try {
-      const lock = fused
-        ? await fused.lockAndInsert(id, bytes, acquireOptions)
-        : await lockThenInsert(parts, id, bytes, acquireOptions);
-      const state = new SessionState(parts, fused, id, data, bytes, options, lock, true);
+      const lock = await access.lockAndInsert(id, bytes, acquireOptionsOf(options));
+      const state = new SessionState(parts, access, id, data, bytes, options, new HeldLock(lock), true, true);
       if (options.transaction === false) await state.dropLock();
       return state.proxy as Session<T>;
     } catch (error) {
-      if (!(error instanceof SessionExistsError) || attempt === MAX_ID_ATTEMPTS) throw error;
+      if (!(error instanceof SessionExistsError) || options.id !== undefined || attempt === MAX_ID_ATTEMPTS) throw error;
     }
   }
 }
 
-async function lockThenInsert(parts: SessionParts, id: string, bytes: Payload, acquireOptions: { timeout?: number; signal?: AbortSignal }): Promise<Lock> {
-  const lock = await parts.locker.acquire(id, 'write', acquireOptions);
-  try {
-    await parts.store.insert(id, bytes);
-    return lock;
-  } catch (error) {
-    await lock.release();
-    throw error;
-  }
-}
-
-async function restore<T extends object>(parts: SessionParts, fused: FusedAccess | undefined, id: string, options: OpenOptions): Promise<Session<T>> {
+async function restore<T extends object>(parts: SessionParts, access: FusedAccess, id: string, options: OpenOptions): Promise<Session<T>> {
   if (options.maxAge !== undefined && !parts.store.capabilities.updatedAt) {
     throw new TypeError(`maxAge needs a store that keeps updatedAt; the ${parts.store.name} store does not`);
   }
   const mode: LockMode = options.readonly || options.transaction === false ? 'read' : 'write';
-  const acquireOptions = { timeout: options.lockTimeout, signal: options.signal };
-  const { lock, stored } = fused
-    ? await fused.lockAndMaterialize(id, mode, acquireOptions)
-    : await lockThenMaterialize(parts, id, mode, acquireOptions);
+  const { lock, stored } = await access.lockAndMaterialize(id, mode, acquireOptionsOf(options));
+  if (options.maxAge !== undefined && stored.updatedAt !== undefined && Date.now() - stored.updatedAt > options.maxAge) {
+    // Expired: removed under the lock that was just taken — or, for a read lock, under a write lock.
+    if (mode === 'write') {
+      await access.removeAndRelease(lock, id);
+    } else {
+      await lock.release();
+      await parts.locker.acquire(id, 'write', acquireOptionsOf(options)).then((writeLock) => access.removeAndRelease(writeLock, id));
+    }
+    throw new SessionNotFoundError(id);
+  }
   let data: SessionData;
   try {
-    if (options.maxAge !== undefined && stored.updatedAt !== undefined && Date.now() - stored.updatedAt > options.maxAge) {
-      await parts.store.remove(id);
-      throw new SessionNotFoundError(id);
-    }
     data = unserialize(parts.serializer, id, stored.data);
   } catch (error) {
     await lock.release();
@@ -147,19 +190,13 @@ async function restore<T extends object>(parts: SessionParts, fused: FusedAccess
   }
   // The id under which it is stored is the truth, whatever the stored hash says.
   data._session_id = id;
-  const state = new SessionState(parts, fused, id, data, stored.data, options, lock, false);
+  const state = new SessionState(parts, access, id, data, stored.data, options, new HeldLock(lock), false, true);
   if (options.transaction === false && !options.readonly) await state.dropLock();
   return state.proxy as Session<T>;
 }
 
-async function lockThenMaterialize(parts: SessionParts, id: string, mode: LockMode, acquireOptions: { timeout?: number; signal?: AbortSignal }): Promise<{ lock: Lock; stored: StoredSession }> {
-  const lock = await parts.locker.acquire(id, mode, acquireOptions);
-  try {
-    return { lock, stored: await parts.store.materialize(id) };
-  } catch (error) {
-    await lock.release();
-    throw error;
-  }
+function acquireOptionsOf(options: OpenOptions): AcquireOptions {
+  return { timeout: options.lockTimeout, signal: options.signal };
 }
 
 function serialize(serializer: Serializer, data: SessionData): Payload {
@@ -185,6 +222,33 @@ function samePayload(a: Payload, b: Payload): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
 }
 
+/**
+ * The lock a session holds, kept apart from the session so that a session dropped without release
+ * can still be found and unlocked after it was garbage-collected (see `abandoned`).
+ */
+class HeldLock {
+  constructor(public lock?: Lock) {}
+
+  take(): Lock | undefined {
+    const lock = this.lock;
+    this.lock = undefined;
+    return lock;
+  }
+}
+
+let warnedAbandoned = false;
+
+/** Frees the lock of a session that was garbage-collected without release; warns once per process. */
+const abandoned = new FinalizationRegistry<{ id: string; held: HeldLock }>(({ id, held }) => {
+  const lock = held.take();
+  if (!lock) return;
+  if (!warnedAbandoned) {
+    warnedAbandoned = true;
+    process.emitWarning(`Session ${id} was garbage-collected without release(); its lock was freed and its unsaved changes discarded. Release every session (Flavor.with, try/finally or await using).`, { code: 'TIED_SESSION_ABANDONED' });
+  }
+  lock.release().catch(() => {});
+});
+
 /** The status machine behind one open session and the Proxy that records its top-level writes. */
 class SessionState implements SessionHandle {
   readonly proxy: object;
@@ -196,24 +260,27 @@ class SessionState implements SessionHandle {
 
   constructor(
     private readonly parts: SessionParts,
-    private readonly fused: FusedAccess | undefined,
+    private readonly access: FusedAccess,
     readonly id: string,
     private readonly data: SessionData,
     /** The bytes as last loaded or saved, for `changeDetection: 'deep'`. */
     private savedPayload: Payload,
     private readonly options: OpenOptions,
     /** Held from open to release, except in `transaction: false` mode between load and save. */
-    private lock: Lock | undefined,
+    private readonly held: HeldLock,
     readonly isNew: boolean,
+    private stored: boolean,
   ) {
     this.proxy = new Proxy(data, new SessionTraps(this));
     handles.set(this.proxy, this);
+    abandoned.register(this.proxy, { id, held }, held);
   }
 
   get isModified(): boolean { return this.modified; }
   get isDeleted(): boolean { return this.deleted; }
   get isReleased(): boolean { return this.released; }
   get isReadonly(): boolean { return this.options.readonly === true; }
+  get isStored(): boolean { return this.stored; }
 
   touch(): void {
     this.assertWritable();
@@ -224,58 +291,68 @@ class SessionState implements SessionHandle {
   async save(): Promise<void> {
     this.assertWritable();
     const payload = serialize(this.parts.serializer, this.data);
-    if (this.lock) {
-      await this.parts.store.update(this.id, payload);
+    if (!this.stored) {
+      // A lazy session is inserted by its first save, which takes the lock it then holds.
+      this.held.lock = await this.access.lockAndInsert(this.id, payload, this.acquireOptions());
+      this.stored = true;
+    } else if (this.held.lock) {
+      await this.access.updateLocked(this.held.lock, this.id, payload);
     } else {
       const lock = await this.parts.locker.acquire(this.id, 'write', this.acquireOptions());
-      await this.writeAndRelease(lock, payload);
+      await this.access.updateAndRelease(lock, this.id, payload);
     }
     this.savedPayload = payload;
     this.modified = false;
   }
 
-  release(): Promise<void> {
-    this.releasing ??= this.finish();
+  release(options?: { save?: boolean }): Promise<void> {
+    this.releasing ??= this.finish(options?.save !== false);
     return this.releasing;
+  }
+
+  discard(): Promise<void> {
+    return this.release({ save: false });
   }
 
   async delete(): Promise<void> {
     this.assertWritable();
     this.deleted = true;
     this.released = true;
-    const lock = this.lock ?? await this.parts.locker.acquire(this.id, 'write', this.acquireOptions());
-    this.lock = undefined;
     this.releasing = Promise.resolve();
-    try {
-      await this.parts.store.remove(this.id);
-    } finally {
-      await lock.release();
-    }
+    abandoned.unregister(this.held);
+    if (!this.stored) return;
+    const lock = this.held.take() ?? await this.parts.locker.acquire(this.id, 'write', this.acquireOptions());
+    await this.access.removeAndRelease(lock, this.id);
   }
 
   /** Lets go of the lock between load and save (`transaction: false`). */
   async dropLock(): Promise<void> {
-    const lock = this.lock;
-    this.lock = undefined;
-    await lock?.release();
+    await this.held.take()?.release();
   }
 
-  private async finish(): Promise<void> {
+  private async finish(save: boolean): Promise<void> {
     this.released = true;
+    abandoned.unregister(this.held);
     let payload: Payload | undefined;
     try {
-      payload = this.pendingPayload();
+      payload = save ? this.pendingPayload() : undefined;
     } catch (error) {
       await this.dropLock();
       throw error;
     }
-    let lock = this.lock;
-    this.lock = undefined;
+    if (!this.stored) {
+      // A lazy session: stored only when it was written to.
+      if (payload === undefined) return;
+      const lock = await this.access.lockAndInsert(this.id, payload, this.acquireOptions());
+      this.stored = true;
+      return lock.release();
+    }
+    let lock = this.held.take();
     if (!lock) {
       if (payload === undefined) return;
       lock = await this.parts.locker.acquire(this.id, 'write', this.acquireOptions());
     }
-    await this.writeAndRelease(lock, payload);
+    await this.access.updateAndRelease(lock, this.id, payload);
   }
 
   /** The bytes to write at release, or undefined when nothing needs saving. */
@@ -288,17 +365,8 @@ class SessionState implements SessionHandle {
     return this.modified ? serialize(this.parts.serializer, this.data) : undefined;
   }
 
-  private async writeAndRelease(lock: Lock, payload: Payload | undefined): Promise<void> {
-    if (this.fused) return this.fused.updateAndRelease(lock, this.id, payload);
-    try {
-      if (payload !== undefined) await this.parts.store.update(this.id, payload);
-    } finally {
-      await lock.release();
-    }
-  }
-
-  private acquireOptions() {
-    return { timeout: this.options.lockTimeout, signal: this.options.signal };
+  private acquireOptions(): AcquireOptions {
+    return acquireOptionsOf(this.options);
   }
 
   assertUsable(): void {
@@ -314,8 +382,6 @@ class SessionState implements SessionHandle {
     this.assertWritable();
     if (key === '_session_id') throw new TypeError('_session_id is read-only');
   }
-
-
 }
 
 /**

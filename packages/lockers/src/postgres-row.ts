@@ -26,6 +26,7 @@ import {
   type Payload,
   type Store,
   type StoredSession,
+  separateAccess,
 } from '@tied/core';
 import { postgresBackend, textLiteral, type PostgresBackend, type PostgresConnectionOptions } from './postgres-connection.js';
 import { checkout, lockWait, timeLeft } from './sql-checkout.js';
@@ -186,7 +187,7 @@ export function postgresRowLocker(options: PostgresRowLockerOptions): PostgresRo
     return result;
   }
 
-  const fused: FusedAccess = {
+  const fused: Omit<FusedAccess, 'updateLocked' | 'removeAndRelease'> = {
     async lockAndMaterialize(id, mode, acquireOptions) {
       const { lock, result } = await begin(id, mode, acquireOptions, select(id, mode));
       const row = result.rows[0] as { a_session: string | null } | undefined;
@@ -233,9 +234,9 @@ export function postgresRowLocker(options: PostgresRowLockerOptions): PostgresRo
       return (await begin(id, mode, acquireOptions, `SELECT 1 FROM ${quoted} ${where(id)} FOR ${mode === 'read' ? 'SHARE' : 'UPDATE'}`)).lock;
     },
     guard(store) {
-      return {
+      const guarded: Store = {
         ...store,
-        fuse: (other) => (other === locker ? fused : store.fuse?.(other)),
+        fuse: (other) => (other === locker ? { ...separateAccess(guarded, locker), ...fused } : store.fuse?.(other)),
         async update(id, data) {
           const result = await inHeldTransaction(id, () => update(id, data));
           if (!result) return store.update(id, data);
@@ -245,6 +246,7 @@ export function postgresRowLocker(options: PostgresRowLockerOptions): PostgresRo
           if (!(await inHeldTransaction(id, () => `DELETE FROM ${quoted} ${where(id)}`))) await store.remove(id);
         },
       };
+      return guarded;
     },
     close: () => backend.close(),
   };

@@ -11,6 +11,7 @@ import {
   type Store,
   type StoredSession,
   type StoredSessionInfo,
+  separateAccess,
 } from '@tied/core';
 import {
   lockName,
@@ -191,6 +192,7 @@ export function mysqlStore(options: MySQLStoreOptions): MySQLStore {
     const lockerBackend = (locker as { [mysqlBackendKey]?: MySQLBackend })[mysqlBackendKey];
     if (!lockerBackend || lockerBackend.pool !== pool) return undefined;
     return {
+      ...separateAccess(store, locker),
       async lockAndMaterialize(id, mode, acquireOptions) {
         const { lock, results } = await lockWith(lockerBackend, id, mode, acquireOptions, [select(id)]);
         const row = (results[0] as SessionRow[])[0];

@@ -11,6 +11,7 @@ import {
   type Store,
   type StoredSession,
   type StoredSessionInfo,
+  separateAccess,
 } from '@tied/core';
 import {
   byteaLiteral,
@@ -161,6 +162,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     const lockerBackend = (locker as { [postgresBackendKey]?: PostgresBackend })[postgresBackendKey];
     if (!lockerBackend || lockerBackend.pool !== pool) return undefined;
     return {
+      ...separateAccess(store, locker),
       async lockAndMaterialize(id, mode, acquireOptions) {
         const { lock, results } = await lockWith(lockerBackend, id, mode, acquireOptions, [selectSql(textLiteral(id))]);
         const row = results[0]!.rows[0] as SessionRow | undefined;

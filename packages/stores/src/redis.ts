@@ -9,6 +9,7 @@ import {
   type Store,
   type StoredSession,
   type StoredSessionInfo,
+  separateAccess,
 } from '@tied/core';
 import { leaseAccess, redisKeys, type LeaseAccess, type RedisConnectionOptions, type RedisLocker } from '@tied/lockers/redis';
 
@@ -222,6 +223,7 @@ export function redisStore(options: RedisStoreOptions): Store {
       if (!access || !(access.client === client || (url !== undefined && access.url === url))) return undefined;
       fusedWith.add(access);
       return {
+        ...separateAccess(this, locker),
         async lockAndMaterialize(id, mode, acquireOptions) {
           const { lock, value } = await access.acquireWith(id, mode, acquireOptions, async (token) => {
             const reply = (await runScript(client, LOCK_AND_READ, [keyOf(id), access.lockKey(id)], [token, access.lease])) as [number, Buffer?, Buffer?];

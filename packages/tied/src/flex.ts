@@ -131,7 +131,7 @@ export function configuredFlavor<A extends OpenOptions>(flavorOf: (partArgs: Rec
   return {
     async open<T extends object = SessionData>(id?: string, args?: A): Promise<Session<T>> {
       const { partArgs, options } = splitFlexArgs({ ...args } as FlexArgs);
-      return (await flavorOf(partArgs)).open<T>(id, options);
+      return (await flavorOf(partArgs)).open<T>(id as string, options);
     },
     flavor: (args) => flavorOf(splitFlexArgs({ ...args } as FlexArgs).partArgs),
   };

@@ -22,5 +22,5 @@ const EMBEDDED_DEFAULT_STORE = 'File';
 export async function openSession<T extends object = SessionData>(id?: string, args: FlexArgs = {}): Promise<Session<T>> {
   const { names, partArgs, options } = splitFlexArgs(args);
   const flavor = await flexFlavor(completeNames(names, EMBEDDED_DEFAULT_STORE), partArgs);
-  return flavor.open<T>(id, options);
+  return flavor.open<T>(id as string, options);
 }
