@@ -1,6 +1,6 @@
 import type { Flavor } from '@tied/core';
 import { parseDuration } from './duration.js';
-import { CliError, EXIT } from './exit-codes.js';
+import { CliError, EXIT, exitCodeOf, messageOf } from './exit-codes.js';
 import type { Streams } from './output.js';
 import { openStore } from './store-url.js';
 
@@ -38,6 +38,9 @@ export class Context {
     });
     try {
       return await fn(opened.flavor, opened.shown);
+    } catch (error) {
+      if (exitCodeOf(error) !== EXIT.unreachable) throw error;
+      throw new CliError(`Cannot reach the store ${opened.shown}: ${messageOf(error)}`, EXIT.unreachable, { cause: error });
     } finally {
       await opened.close();
     }

@@ -29,5 +29,5 @@ export function formatDuration(ms: number): string {
     if (count > 0) text += `${count}${unit}`;
     left -= count * UNIT_MS[unit];
   }
-  return text || `${ms}ms`;
+  return text || (ms === 0 ? '0s' : `${ms}ms`);
 }

@@ -73,3 +73,13 @@ export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof AggregateError && error.errors.some((inner) => exitCodeOf(inner) === EXIT.unreachable)) return EXIT.unreachable;
   return EXIT.failure;
 }
+
+/** An error's message; for a driver's AggregateError (every address refused), its errors' messages. */
+export function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && error.message === '') return error.errors.map(messageOf).join('; ');
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return error.message || (typeof code === 'string' ? code : error.name);
+  }
+  return String(error);
+}

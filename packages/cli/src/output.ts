@@ -52,3 +52,13 @@ export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]!.length))) ?? [];
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
 }
+
+/** Milliseconds since the epoch as JSON shows them: whole (file times carry sub-millisecond fractions). */
+export function wholeMs(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : Math.floor(ms);
+}
+
+/** `1 session`, `2 sessions`. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

@@ -6,7 +6,7 @@ import { addEditCommands } from './commands/edit.js';
 import { addExpireCommands } from './commands/expire.js';
 import { addInspectCommands } from './commands/inspect.js';
 import { addMigrateCommands } from './commands/migrate.js';
-import { EXIT, exitCodeOf, type ExitCode } from './exit-codes.js';
+import { EXIT, exitCodeOf, messageOf, type ExitCode } from './exit-codes.js';
 import { writeLine, type Streams } from './output.js';
 import { redact } from './redact.js';
 
@@ -67,18 +67,12 @@ function report(error: unknown, streams: Streams, verbose: boolean): void {
   writeLine(streams.stderr, `tied: ${messageOf(error)}`);
   if (!verbose) return;
   const seen = new Set<unknown>([error]);
+  let innermost = error;
   for (let cause = (error as { cause?: unknown })?.cause; cause !== undefined && !seen.has(cause); cause = (cause as { cause?: unknown })?.cause) {
     seen.add(cause);
+    innermost = cause;
     writeLine(streams.stderr, `  caused by: ${messageOf(cause)}`);
   }
-  if (error instanceof Error && error.stack) writeLine(streams.stderr, error.stack.split('\n').slice(1).join('\n'));
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof AggregateError && error.message === '') return error.errors.map(messageOf).join('; ');
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return error.message || (typeof code === 'string' ? code : error.name);
-  }
-  return String(error);
+  // Where the innermost error was thrown: what a bug report needs.
+  if (innermost instanceof Error && innermost.stack) writeLine(streams.stderr, innermost.stack.split('\n').slice(1).join('\n'));
 }

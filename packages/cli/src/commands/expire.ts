@@ -5,7 +5,7 @@ import type { Locker } from '@tied/core';
 import { Context, positiveInteger } from '../context.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { progress, writeLine } from '../output.js';
+import { count, progress, writeLine } from '../output.js';
 import { purgeSessions } from '../purge.js';
 
 /** Perl's Lock::File names, which its `clean` and tied's file locker match. */
@@ -42,12 +42,12 @@ export function addExpireCommands(program: Command, context: () => Context): voi
         if (options.json) {
           writeLine(ctx.streams.stdout, JSON.stringify({ ...result, dryRun: options.dryRun === true, olderThan }));
         } else if (options.dryRun) {
-          writeLine(ctx.streams.stdout, `dry run: ${result.purged} sessions not saved for ${age} would be purged`);
+          writeLine(ctx.streams.stdout, `dry run: ${count(result.purged, 'session')} not saved for ${age} would be purged`);
         } else {
           const skipped = result.skipped > 0 ? ` (${result.skipped} in use or saved meanwhile, left)` : '';
-          writeLine(ctx.streams.stdout, `purged ${result.purged} sessions not saved for ${age}${skipped}`);
+          writeLine(ctx.streams.stdout, `purged ${count(result.purged, 'session')} not saved for ${age}${skipped}`);
         }
-        if (result.interrupted) throw new CliError(`interrupted after ${result.purged} sessions`, EXIT.failure);
+        if (result.interrupted) throw new CliError(`interrupted after ${count(result.purged, 'session')}`, EXIT.failure);
       });
     });
 
@@ -62,16 +62,16 @@ export function addExpireCommands(program: Command, context: () => Context): voi
       await ctx.withStore(async (flavor) => {
         const locker = flavor.parts.locker as Partial<CleanableLocker>;
         if (typeof locker.clean !== 'function' || typeof locker.lockDirectory !== 'string') {
-          throw new CliError(`The ${flavor.parts.locker.name} locker doesn't support clean-locks: it leaves no lock files (its locks end with their holder)`, EXIT.unsupported);
+          throw new CliError(`The ${flavor.parts.locker.name} locker doesn't support clean-locks: it keeps no lock files (its locks end with their connection or lease)`, EXIT.unsupported);
         }
         const age = formatDuration(olderThan);
         const removed = options.dryRun ? oldLockFiles(locker.lockDirectory, Date.now() - olderThan) : await locker.clean({ olderThan });
         if (options.json) {
           writeLine(ctx.streams.stdout, JSON.stringify({ removed, dryRun: options.dryRun === true, olderThan }));
         } else if (options.dryRun) {
-          writeLine(ctx.streams.stdout, `dry run: up to ${removed} lock files not used for ${age} would be removed (those still held are kept)`);
+          writeLine(ctx.streams.stdout, `dry run: up to ${count(removed, 'lock file')} not used for ${age} would be removed (those still held are kept)`);
         } else {
-          writeLine(ctx.streams.stdout, `removed ${removed} lock files not used for ${age}`);
+          writeLine(ctx.streams.stdout, `removed ${count(removed, 'lock file')} not used for ${age}`);
         }
       });
     });

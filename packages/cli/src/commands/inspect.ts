@@ -2,9 +2,10 @@ import SuperJSON from 'superjson';
 import type { Command } from 'commander';
 import { tied, type Flavor } from '@tied/core';
 import { parseDuration } from '../duration.js';
+import { CliError, EXIT, exitCodeOf, messageOf } from '../exit-codes.js';
 import { Context, positiveInteger } from '../context.js';
 import { NewestFirst, listSessions, requireUpdatedAt } from '../listing.js';
-import { formatTime, pretty, table, writeLine } from '../output.js';
+import { formatTime, pretty, table, wholeMs, writeLine } from '../output.js';
 
 /** ls, show, stats: reading a store. */
 export function addInspectCommands(program: Command, context: () => Context): void {
@@ -26,7 +27,7 @@ export function addInspectCommands(program: Command, context: () => Context): vo
         }
         const { stdout } = ctx.streams;
         if (options.json) {
-          for (const { id, updatedAt, size } of newest.sorted) writeLine(stdout, JSON.stringify({ id, updatedAt, size }));
+          for (const { id, updatedAt, size } of newest.sorted) writeLine(stdout, JSON.stringify({ id, updatedAt: wholeMs(updatedAt), size }));
         } else if (stdout.isTTY) {
           const rows = newest.sorted.map((entry) => [entry.id, formatTime(entry.updatedAt), String(entry.size ?? '-')]);
           if (rows.length > 0) writeLine(stdout, table([['ID', 'UPDATED', 'SIZE'], ...rows]));
@@ -70,7 +71,7 @@ export function addInspectCommands(program: Command, context: () => Context): vo
         }
         const { stdout } = ctx.streams;
         if (options.json) {
-          writeLine(stdout, JSON.stringify({ count, totalBytes, largest, oldest, newest }));
+          writeLine(stdout, JSON.stringify({ count, totalBytes, largest, oldest: oldest && { ...oldest, updatedAt: wholeMs(oldest.updatedAt) }, newest: newest && { ...newest, updatedAt: wholeMs(newest.updatedAt) } }));
           return;
         }
         writeLine(stdout, table([
@@ -86,7 +87,14 @@ export function addInspectCommands(program: Command, context: () => Context): vo
 
 /** A copy of the session's data without `_session_id`, read under a shared lock. */
 export async function readSession(flavor: Flavor, id: string, lockTimeout: number): Promise<Record<string, unknown>> {
-  const session = await flavor.open(id, { readonly: true, lockTimeout });
+  let session;
+  try {
+    session = await flavor.open(id, { readonly: true, lockTimeout });
+  } catch (error) {
+    // The serializer's message does not say which session.
+    if (exitCodeOf(error) === EXIT.corrupt) throw new CliError(`Session ${id} is corrupt: ${messageOf(error)}`, EXIT.corrupt, { cause: error });
+    throw error;
+  }
   try {
     const { _session_id: _, ...data } = session as Record<string, unknown>;
     return data;

@@ -5,7 +5,7 @@ import type { Flavor, Generator, Session } from '@tied/core';
 import { Context } from '../context.js';
 import { CliError, EXIT, exitCodeOf } from '../exit-codes.js';
 import { listSessions } from '../listing.js';
-import { progress, writeLine } from '../output.js';
+import { count, progress, wholeMs, writeLine } from '../output.js';
 import { readSession } from './inspect.js';
 
 /** One line of `tied export`: the id, when it was last saved (ms since the epoch), and superjson's form of the data. */
@@ -42,7 +42,7 @@ export function addMigrateCommands(program: Command, context: () => Context): vo
               unreadable.push(id);
               continue;
             }
-            const line: ExportLine = { id, updatedAt, data: SuperJSON.serialize(data) };
+            const line: ExportLine = { id, updatedAt: wholeMs(updatedAt), data: SuperJSON.serialize(data) };
             if (!ctx.streams.stdout.write(JSON.stringify(line) + '\n')) await new Promise((resolve) => ctx.streams.stdout.once('drain', resolve));
             exported++;
             bar.increment();
@@ -50,9 +50,9 @@ export function addMigrateCommands(program: Command, context: () => Context): vo
         } finally {
           bar.stop();
         }
-        writeLine(ctx.streams.stderr, `exported ${exported} sessions`);
+        writeLine(ctx.streams.stderr, `exported ${count(exported, 'session')}`);
         if (unreadable.length > 0) {
-          throw new CliError(`${unreadable.length} sessions could not be read by the ${flavor.parts.serializer.name} serializer and were not exported: ${unreadable.slice(0, 10).join(', ')}${unreadable.length > 10 ? ', …' : ''}`, EXIT.corrupt);
+          throw new CliError(`${count(unreadable.length, 'session')} could not be read by the ${flavor.parts.serializer.name} serializer and were not exported: ${unreadable.slice(0, 10).join(', ')}${unreadable.length > 10 ? ', …' : ''}`, EXIT.corrupt);
         }
       });
     });
@@ -80,13 +80,13 @@ export function addMigrateCommands(program: Command, context: () => Context): vo
             bar.increment();
           }
         } catch (error) {
-          const done = `after ${counts.created + counts.overwritten} sessions imported`;
+          const done = `after ${count(counts.created + counts.overwritten, 'session')} imported`;
           if (error instanceof CliError) throw new CliError(`${error.message} (${done})`, error.exitCode, { cause: error.cause });
           throw new CliError(`line ${lineNumber}: ${(error as Error).message} (${done})`, exitCodeOf(error), { cause: error });
         } finally {
           bar.stop();
         }
-        writeLine(ctx.streams.stdout, `imported ${counts.created + counts.overwritten} sessions (${counts.overwritten} overwritten, ${counts.skipped} skipped as existing)`);
+        writeLine(ctx.streams.stdout, `imported ${count(counts.created + counts.overwritten, 'session')} (${counts.overwritten} overwritten, ${counts.skipped} skipped as existing)`);
       });
     });
 }
@@ -121,7 +121,10 @@ function fill(session: Session, data: Record<string, unknown>): void {
 /** Creates `id` with `data`; when it exists, skips, overwrites (under its write lock) or fails. */
 async function importSession(flavor: Flavor, id: string, data: Record<string, unknown>, onConflict: OnConflict, lockTimeout: number): Promise<'created' | 'overwritten' | 'skipped'> {
   try {
-    await flavor.with(undefined, (session) => fill(session, data), { id, lockTimeout });
+    // Lazy: inserted with its data in one write at release, so a session that cannot be stored
+    // leaves nothing behind. A session without fields is not "modified", so it is inserted at open.
+    const lazy = Object.keys(data).length > 0;
+    await flavor.with(undefined, (session) => fill(session, data), { id, lazy, lockTimeout });
     return 'created';
   } catch (error) {
     if (exitCodeOf(error) !== EXIT.conflict) throw error;
