@@ -187,7 +187,7 @@ describe('tied on a file store', () => {
     const { directory, tied } = freshStore();
     const notJson = await runTied(['--store', `file://${directory}`, 'import'], { input: '{"id":"plainplainplainplain1","data":{"json":{}}}\nnot json\n' });
     expect(notJson.code).toBe(2);
-    expect(notJson.stderr).toMatch(/^tied: line 2 is not JSON: .* \(after 1 sessions imported\)\n$/);
+    expect(notJson.stderr).toMatch(/^tied: line 2 is not JSON: .* \(after 1 session imported\)\n$/);
     const badId = await runTied(['--store', `file://${directory}`, 'import'], { input: '{"id":"../../etc/passwd","data":{"json":{}}}\n' });
     expect(badId.code).toBe(6);
     expect(badId.stderr).toMatch(/^tied: line 1: Invalid session id for nanoid: "..\/..\/etc\/passwd"/);
