@@ -194,6 +194,15 @@ describe('tied on a file store', () => {
     expect(jsonLines((await tied('ls', '--json')).stdout).map((entry) => entry.id)).toEqual(['plainplainplainplain1']);
   });
 
+  test('a value the serializer cannot hold: exit 11, and nothing is stored', async () => {
+    const { url, tied } = freshStore();
+    const withMap = JSON.stringify({ id: 'mapmapmapmapmapmapmap', data: { json: { prefs: [['theme', 'dark']] }, meta: { values: { prefs: ['map'] } } } });
+    const result = await runTied(['--store', url, '--serializer', 'json', 'import'], { input: withMap + '\n' });
+    expect(result.code).toBe(11);
+    expect(result.stderr).toMatch(/^tied: line 1: .*json.* \(after 0 sessions imported\)\n$/i);
+    expect((await tied('ls')).stdout).toBe('');
+  });
+
   test('a corrupt session: show says so (exit 7), rm still removes it', async () => {
     const { directory, tied } = freshStore();
     const id = (await tied('new')).stdout.trim();

@@ -210,6 +210,8 @@ describe('tied: server errors', () => {
       expect(result.code).toBe(4);
       expect(result.stderr).toMatch(/^tied: Cannot reach the store mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/test\?table=cli_sessions: Access denied for user 'root'@/);
       expect(result.stdout + result.stderr).not.toContain('Sup3r-s3cret');
+      // --verbose adds the driver's error as the cause.
+      if (verbose.length > 0) expect(result.stderr).toMatch(/^  caused by: Access denied for user 'root'@/m);
     }
   });
 
