@@ -187,7 +187,7 @@ async function redisConnection(url: URL): Promise<Connection> {
   const prefix = url.searchParams.get('prefix') ?? undefined;
   // No reconnection loop: a command reports an unreachable server instead of retrying forever.
   const client = new Redis(driverUrl(url), {
-    lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: true,
+    lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null,
   });
   // Errors reach the command through the rejected commands; this keeps them from crashing it.
   client.on('error', () => {});

@@ -68,6 +68,9 @@ describe('tied on a file store', () => {
     expect((await tied('set', id, '__proto__.x', '1')).code).toBe(2);
     expect((await tied('set', id, '_session_id', '"x"')).code).toBe(2);
     expect(JSON.parse((await tied('show', id, '--json')).stdout)).toEqual({ n: 1 });
+    // A new session whose --set fails is not left behind.
+    expect((await tied('new', '--set', 'a=1', '--set', 'a.b=2')).code).toBe(2);
+    expect(jsonLines((await tied('ls', '--json')).stdout).map((entry) => entry.id)).toEqual([id]);
   });
 
   test('ls: newest first, --limit, --older-than, --json lines and tab-separated lines', async () => {
