@@ -1,9 +1,16 @@
 #!/usr/bin/env node
+import { CliError, EXIT } from './exit-codes.js';
 import { run } from './program.js';
 
 const aborting = new AbortController();
-// Long work (purge, export, import) stops between two sessions and reports what it did.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => aborting.abort(new Error(`stopped by ${signal}`)));
+// Long work (purge, export, import) stops between two sessions and reports what it did, and a wait
+// for a lock ends; a second signal ends the command at once.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (aborting.signal.aborted) process.exit(130);
+    aborting.abort(new CliError(`stopped by ${signal}`, EXIT.interrupted));
+  });
+}
 // `tied export | head`: a closed pipe ends the command quietly.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE') process.exit(0);

@@ -4,6 +4,12 @@ import { CliError, EXIT, exitCodeOf, messageOf } from './exit-codes.js';
 import type { Streams } from './output.js';
 import { openStore } from './store-url.js';
 
+/** Open options that bound the wait for a lock. */
+export interface Waiting {
+  lockTimeout: number;
+  signal: AbortSignal;
+}
+
 /** The options every subcommand inherits from `tied`. */
 export interface GlobalOptions {
   store?: string;
@@ -23,9 +29,9 @@ export class Context {
     this.signal = signal;
   }
 
-  /** --lock-timeout in ms: how long any one session's lock is waited for. */
-  get lockTimeout(): number {
-    return parseDuration(this.options.lockTimeout, '--lock-timeout');
+  /** How a session's lock is waited for: --lock-timeout, and no longer than until SIGINT/SIGTERM. */
+  get waiting(): Waiting {
+    return { lockTimeout: parseDuration(this.options.lockTimeout, '--lock-timeout'), signal: this.signal };
   }
 
   /** Opens the store named by --store / TIED_STORE, runs `fn`, and closes the store's connections. */

@@ -28,6 +28,8 @@ export const EXIT = {
   cannotStore: 11,
   /** The lock was lost during the operation (a killed connection, an expired Redis lease). */
   lockLost: 12,
+  /** Stopped by SIGINT or SIGTERM (after finishing the session at hand). */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

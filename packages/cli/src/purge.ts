@@ -49,8 +49,10 @@ export async function purgeSessions(flavor: Flavor, options: PurgeOptions): Prom
   const removeIfStillOld = async (id: string): Promise<void> => {
     let lock: Lock;
     try {
-      lock = await locker.acquire(id, 'write', { timeout: IN_USE_WAIT_MS });
+      lock = await locker.acquire(id, 'write', { timeout: IN_USE_WAIT_MS, signal: options.signal });
     } catch (error) {
+      // Stopped while waiting: the session stays, and the caller reports the interruption.
+      if (options.signal.aborted) return;
       if (exitCodeOf(error) !== EXIT.lockTimeout) throw error;
       result.skipped++;
       return;
@@ -76,7 +78,7 @@ export async function purgeSessions(flavor: Flavor, options: PurgeOptions): Prom
     if (options.dryRun) {
       result.purged += ids.length;
     } else {
-      for (let start = 0; start < ids.length; start += PARALLEL_REMOVALS) {
+      for (let start = 0; start < ids.length && !options.signal.aborted; start += PARALLEL_REMOVALS) {
         await Promise.all(ids.slice(start, start + PARALLEL_REMOVALS).map(removeIfStillOld));
       }
     }
@@ -98,6 +100,7 @@ export async function purgeSessions(flavor: Flavor, options: PurgeOptions): Prom
     }
   }
   if (batch.length > 0) await runBatch(batch);
+  result.interrupted = options.signal.aborted;
   return result;
 }
 

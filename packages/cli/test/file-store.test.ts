@@ -280,6 +280,11 @@ describe('tied: arguments, help and errors', () => {
       expect(result).toMatchObject({ code: 8, stderr: `tied: Timed out after 300 ms waiting for the lock of session ${id}\n` });
       // show's shared lock waits for the write lock too.
       expect((await tied('--lock-timeout', '300ms', 'show', id)).code).toBe(8);
+      // Waiting without a timeout: SIGINT ends the wait (exit 130).
+      const interrupted = await runTied(['--store', url, '--lock-timeout', '1h', 'set', id, 'a', '1'], {
+        started: (child) => { setTimeout(() => child.kill('SIGINT'), 3_000); },
+      });
+      expect(interrupted).toMatchObject({ code: 130, stdout: '', stderr: 'tied: stopped by SIGINT\n' });
     } finally {
       holder.stdin.end();
       await new Promise((resolve) => holder.on('close', resolve));

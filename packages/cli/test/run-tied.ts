@@ -1,5 +1,5 @@
 /** Runs the built `tied` command as a child process, as a user or cron would. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
@@ -15,6 +15,8 @@ export interface RunOptions {
   input?: string;
   /** Added to the environment (TIED_STORE is removed unless given here). */
   env?: Record<string, string>;
+  /** Called with the child once it is started (to signal it, say). */
+  started?: (child: ChildProcess) => void;
 }
 
 export function runTied(args: string[], options: RunOptions = {}): Promise<TiedRun> {
@@ -25,6 +27,7 @@ export function runTied(args: string[], options: RunOptions = {}): Promise<TiedR
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   child.stdin.end(options.input ?? '');
+  options.started?.(child);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));

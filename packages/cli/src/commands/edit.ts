@@ -1,7 +1,7 @@
 import SuperJSON from 'superjson';
 import type { Command } from 'commander';
 import { tied, type Flavor, type Generator, type Session } from '@tied/core';
-import { Context } from '../context.js';
+import { Context, type Waiting } from '../context.js';
 import { CliError, EXIT, exitCodeOf } from '../exit-codes.js';
 import { writeLine } from '../output.js';
 import { getPath, parseJsonArgument, parsePath, setPath, unsetPath } from '../paths.js';
@@ -17,7 +17,7 @@ export function addEditCommands(program: Command, context: () => Context): void 
       const ctx = context();
       const path = parsePath(pathText);
       await ctx.withStore(async (flavor) => {
-        const { found, value } = getPath(await readSession(flavor, id, ctx.lockTimeout), path);
+        const { found, value } = getPath(await readSession(flavor, id, ctx.waiting), path);
         if (!found) throw new CliError(`Session ${id} has no value at ${pathText}`, EXIT.notFound);
         writeLine(ctx.streams.stdout, JSON.stringify(SuperJSON.serialize(value).json) ?? 'undefined');
       });
@@ -33,7 +33,7 @@ export function addEditCommands(program: Command, context: () => Context): void 
       const path = parsePath(pathText);
       const value = parseJsonArgument(jsonText, 'set');
       if (path[0] === '_session_id') throw new CliError('_session_id is the id itself and cannot be set', EXIT.usage);
-      await ctx.withStore((flavor) => editSession(flavor, id, ctx.lockTimeout, (session) => {
+      await ctx.withStore((flavor) => editSession(flavor, id, ctx.waiting, (session) => {
         setPath(session, path, value);
         if (path.length > 1) tied(session)!.touch();
       }));
@@ -47,7 +47,7 @@ export function addEditCommands(program: Command, context: () => Context): void 
       const ctx = context();
       const path = parsePath(pathText);
       if (path[0] === '_session_id') throw new CliError('_session_id is the id itself and cannot be removed', EXIT.usage);
-      await ctx.withStore((flavor) => editSession(flavor, id, ctx.lockTimeout, (session) => {
+      await ctx.withStore((flavor) => editSession(flavor, id, ctx.waiting, (session) => {
         if (!unsetPath(session, path)) throw new CliError(`Session ${id} has no value at ${pathText}`, EXIT.notFound);
         if (path.length > 1) tied(session)!.touch();
       }));
@@ -60,7 +60,7 @@ export function addEditCommands(program: Command, context: () => Context): void 
       const ctx = context();
       const assignments = (options.set ?? []).map(parseAssignment);
       await ctx.withStore(async (flavor) => {
-        const session = await flavor.open(undefined, { lockTimeout: ctx.lockTimeout });
+        const session = await flavor.open(undefined, ctx.waiting);
         const handle = tied(session)!;
         try {
           for (const { path, value } of assignments) setPath(session, path, value);
@@ -84,7 +84,7 @@ export function addEditCommands(program: Command, context: () => Context): void 
         for (const id of ids) generator.validate(id);
         const missing: string[] = [];
         for (const id of ids) {
-          if (!(await removeSession(flavor, id, ctx.lockTimeout))) missing.push(id);
+          if (!(await removeSession(flavor, id, ctx.waiting))) missing.push(id);
         }
         if (missing.length > 0) {
           throw new CliError(`No session ${missing.join(', ')}${ids.length > missing.length ? ` (the other ${ids.length - missing.length} were removed)` : ''}`, EXIT.notFound);
@@ -103,17 +103,17 @@ function parseAssignment(text: string): { path: string[]; value: unknown } {
 }
 
 /** Opens `id` under its write lock, runs `change`, saves; a change that throws saves nothing. */
-function editSession(flavor: Flavor, id: string, lockTimeout: number, change: (session: Session) => void): Promise<void> {
-  return flavor.with(id, change, { lockTimeout });
+function editSession(flavor: Flavor, id: string, waiting: Waiting, change: (session: Session) => void): Promise<void> {
+  return flavor.with(id, change, waiting);
 }
 
 /**
  * Removes one session under its write lock, without reading its data through the serializer (so a
  * corrupt session can be removed). False when there was none.
  */
-export async function removeSession(flavor: Flavor, id: string, lockTimeout: number): Promise<boolean> {
+export async function removeSession(flavor: Flavor, id: string, waiting: Waiting): Promise<boolean> {
   const { store, locker } = flavor.parts;
-  const lock = await locker.acquire(id, 'write', { timeout: lockTimeout });
+  const lock = await locker.acquire(id, 'write', { timeout: waiting.lockTimeout, signal: waiting.signal });
   try {
     try {
       await store.materialize(id);

@@ -47,7 +47,7 @@ export function addExpireCommands(program: Command, context: () => Context): voi
           const skipped = result.skipped > 0 ? ` (${result.skipped} in use or saved meanwhile, left)` : '';
           writeLine(ctx.streams.stdout, `purged ${count(result.purged, 'session')} not saved for ${age}${skipped}`);
         }
-        if (result.interrupted) throw new CliError(`interrupted after ${count(result.purged, 'session')}`, EXIT.failure);
+        if (result.interrupted) throw new CliError(`interrupted after ${count(result.purged, 'session')}`, EXIT.interrupted);
       });
     });
 

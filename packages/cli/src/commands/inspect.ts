@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { tied, type Flavor } from '@tied/core';
 import { parseDuration } from '../duration.js';
 import { CliError, EXIT, exitCodeOf, messageOf } from '../exit-codes.js';
-import { Context, positiveInteger } from '../context.js';
+import { Context, positiveInteger, type Waiting } from '../context.js';
 import { NewestFirst, listSessions, requireUpdatedAt } from '../listing.js';
 import { formatTime, pretty, table, wholeMs, writeLine } from '../output.js';
 
@@ -45,7 +45,7 @@ export function addInspectCommands(program: Command, context: () => Context): vo
     .action(async (id: string, options: { json?: boolean }) => {
       const ctx = context();
       await ctx.withStore(async (flavor) => {
-        const data = await readSession(flavor, id, ctx.lockTimeout);
+        const data = await readSession(flavor, id, ctx.waiting);
         const { stdout } = ctx.streams;
         writeLine(stdout, options.json ? JSON.stringify(SuperJSON.serialize(data).json) : pretty(data, stdout));
       });
@@ -86,10 +86,10 @@ export function addInspectCommands(program: Command, context: () => Context): vo
 }
 
 /** A copy of the session's data without `_session_id`, read under a shared lock. */
-export async function readSession(flavor: Flavor, id: string, lockTimeout: number): Promise<Record<string, unknown>> {
+export async function readSession(flavor: Flavor, id: string, waiting: Waiting): Promise<Record<string, unknown>> {
   let session;
   try {
-    session = await flavor.open(id, { readonly: true, lockTimeout });
+    session = await flavor.open(id, { readonly: true, ...waiting });
   } catch (error) {
     // The serializer's message does not say which session.
     if (exitCodeOf(error) === EXIT.corrupt) throw new CliError(`Session ${id} is corrupt: ${messageOf(error)}`, EXIT.corrupt, { cause: error });

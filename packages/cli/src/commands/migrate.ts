@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import SuperJSON, { type SuperJSONResult } from 'superjson';
 import type { Command } from 'commander';
 import type { Flavor, Generator, Session } from '@tied/core';
-import { Context } from '../context.js';
+import { Context, type Waiting } from '../context.js';
 import { CliError, EXIT, exitCodeOf } from '../exit-codes.js';
 import { listSessions } from '../listing.js';
 import { count, progress, wholeMs, writeLine } from '../output.js';
@@ -33,7 +33,7 @@ export function addMigrateCommands(program: Command, context: () => Context): vo
             ctx.signal.throwIfAborted();
             let data;
             try {
-              data = await readSession(flavor, id, ctx.lockTimeout);
+              data = await readSession(flavor, id, ctx.waiting);
             } catch (error) {
               const code = exitCodeOf(error);
               // Removed since it was listed: nothing to export.
@@ -76,7 +76,7 @@ export function addMigrateCommands(program: Command, context: () => Context): vo
             if (text.trim() === '') continue;
             const { id, data } = parseLine(text, lineNumber);
             generator.validate(id);
-            counts[await importSession(flavor, id, data, onConflict, ctx.lockTimeout)]++;
+            counts[await importSession(flavor, id, data, onConflict, ctx.waiting)]++;
             bar.increment();
           }
         } catch (error) {
@@ -119,12 +119,12 @@ function fill(session: Session, data: Record<string, unknown>): void {
 }
 
 /** Creates `id` with `data`; when it exists, skips, overwrites (under its write lock) or fails. */
-async function importSession(flavor: Flavor, id: string, data: Record<string, unknown>, onConflict: OnConflict, lockTimeout: number): Promise<'created' | 'overwritten' | 'skipped'> {
+async function importSession(flavor: Flavor, id: string, data: Record<string, unknown>, onConflict: OnConflict, waiting: Waiting): Promise<'created' | 'overwritten' | 'skipped'> {
   try {
     // Lazy: inserted with its data in one write at release, so a session that cannot be stored
     // leaves nothing behind. A session without fields is not "modified", so it is inserted at open.
     const lazy = Object.keys(data).length > 0;
-    await flavor.with(undefined, (session) => fill(session, data), { id, lazy, lockTimeout });
+    await flavor.with(undefined, (session) => fill(session, data), { id, lazy, ...waiting });
     return 'created';
   } catch (error) {
     if (exitCodeOf(error) !== EXIT.conflict) throw error;
@@ -134,6 +134,6 @@ async function importSession(flavor: Flavor, id: string, data: Record<string, un
   await flavor.with(id, (session) => {
     for (const key of Object.keys(session)) if (key !== '_session_id') delete session[key];
     fill(session, data);
-  }, { lockTimeout });
+  }, waiting);
   return 'overwritten';
 }
