@@ -71,7 +71,7 @@ export function parseStoreUrl(text: string): URL {
     throw new CliError('The store is not a URL; use file:///path, mysql://user@host/db?table=…, postgres://user@host/db?table=…, redis://host:port/db?prefix=…', EXIT.unknownStore);
   }
   if (!(url.protocol in SCHEMES)) {
-    throw new CliError(`Unknown store scheme "${url.protocol.slice(0, -1)}"; use file:, mysql:, postgres: (or postgresql:), redis:`, EXIT.unknownStore);
+    throw new CliError(`Unknown store scheme "${url.protocol.slice(0, -1)}"; use file:, mysql: (or mariadb:), postgres: (or postgresql:), redis:`, EXIT.unknownStore);
   }
   return url;
 }

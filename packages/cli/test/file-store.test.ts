@@ -255,7 +255,7 @@ describe('tied: arguments, help and errors', () => {
     const id = (await runTied(['new', '--set', 'a=1'], { env: { TIED_STORE: `file://${directory}` } })).stdout.trim();
     expect((await runTied(['get', id, 'a'], { env: { TIED_STORE: `file://${directory}` } })).stdout).toBe('1\n');
     const unknown = await runTied(['--store', 'ftp://user:hunter2@example.com/x', 'ls']);
-    expect(unknown).toMatchObject({ code: 3, stdout: '', stderr: 'tied: Unknown store scheme "ftp"; use file:, mysql:, postgres: (or postgresql:), redis:\n' });
+    expect(unknown).toMatchObject({ code: 3, stdout: '', stderr: 'tied: Unknown store scheme "ftp"; use file:, mysql: (or mariadb:), postgres: (or postgresql:), redis:\n' });
     expect((await runTied(['--store', 'not a url hunter2', 'ls'])).stderr).not.toContain('hunter2');
   });
 
