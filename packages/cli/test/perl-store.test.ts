@@ -76,6 +76,10 @@ describe("a Perl Apache::Session::MySQL store through the command", () => {
       user: { name: 'Ann 1', roles: ['admin', 'editor'], city: 'Zürich', zip: '8001' }, visits: 1, cart: [{ sku: 'a1', qty: 2 }, null],
     });
 
+    const withoutGenerator = await runTied([...perlStore.slice(0, 4), 'export']);
+    expect(withoutGenerator.code).toBe(6);
+    expect(withoutGenerator.stderr).toMatch(/^tied: Invalid session id for nanoid: .*; the store holds ids the nanoid generator does not make: pass --generator \(md5 for Perl's\)\n$/);
+
     const exported = await runTied([...perlStore, 'export']);
     expect(exported).toMatchObject({ code: 0, stderr: `exported ${SESSIONS} sessions\n` });
     expect(jsonLines(exported.stdout).map((line) => line.id).sort()).toEqual([...ids].sort());

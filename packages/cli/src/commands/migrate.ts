@@ -3,7 +3,7 @@ import SuperJSON, { type SuperJSONResult } from 'superjson';
 import type { Command } from 'commander';
 import type { Flavor, Generator, Session } from '@tied/core';
 import { Context, type Waiting } from '../context.js';
-import { CliError, EXIT, exitCodeOf } from '../exit-codes.js';
+import { CliError, EXIT, exitCodeOf, messageOf } from '../exit-codes.js';
 import { listSessions } from '../listing.js';
 import { count, progress, wholeMs, writeLine } from '../output.js';
 import { readSession } from './inspect.js';
@@ -38,6 +38,9 @@ export function addMigrateCommands(program: Command, context: () => Context): vo
               const code = exitCodeOf(error);
               // Removed since it was listed: nothing to export.
               if (code === EXIT.notFound) continue;
+              if (code === EXIT.invalidId) {
+                throw new CliError(`${messageOf(error)}; the store holds ids the ${flavor.parts.generator.name} generator does not make: pass --generator (md5 for Perl's)`, code, { cause: error });
+              }
               if (code !== EXIT.corrupt) throw error;
               unreadable.push(id);
               continue;
