@@ -44,7 +44,9 @@ test(`purge of ${OLD_SESSIONS.toLocaleString('en')} old file sessions in batches
 
   const summary = JSON.parse(purge.stdout) as { purged: number; skipped: number };
   const { created, savedOld, goneOld, cycles } = JSON.parse(openerOut) as { created: string[]; savedOld: string[]; goneOld: number; cycles: number };
-  expect(cycles).toBeGreaterThan(0);
+  // The two overlapped: the other process saved old sessions before purge reached them, and found others gone.
+  expect(savedOld.length).toBeGreaterThan(0);
+  expect(goneOld).toBeGreaterThan(0);
   const left = new Set(readdirSync(directory).filter((name) => !name.endsWith('.lock')));
   // Every session the other process created or saved is still there; every other old one is gone.
   for (const id of created) expect(left.has(id)).toBe(true);
@@ -53,4 +55,4 @@ test(`purge of ${OLD_SESSIONS.toLocaleString('en')} old file sessions in batches
   expect(summary.purged).toBe(OLD_SESSIONS - savedOld.length);
   // Its lock files went with the sessions: only those of the sessions left, at most, remain.
   expect(readdirSync(directory).filter((name) => name.endsWith('.lock')).length).toBeLessThanOrEqual(left.size + goneOld);
-}, 180_000);
+}, 240_000);
