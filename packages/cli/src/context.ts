@@ -22,12 +22,8 @@ export interface GlobalOptions {
 
 /** What a subcommand runs with: the streams, the global options, a way to reach the store. */
 export class Context {
-  /** Aborted on SIGINT/SIGTERM, so long work stops between two sessions and reports what it did. */
-  readonly signal: AbortSignal;
-
-  constructor(readonly streams: Streams, readonly options: GlobalOptions, signal: AbortSignal) {
-    this.signal = signal;
-  }
+  /** `signal` is aborted on SIGINT/SIGTERM, so long work stops between two sessions and reports what it did. */
+  constructor(readonly streams: Streams, readonly options: GlobalOptions, readonly signal: AbortSignal) {}
 
   /** How a session's lock is waited for: --lock-timeout, and no longer than until SIGINT/SIGTERM. */
   get waiting(): Waiting {

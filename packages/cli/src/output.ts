@@ -10,7 +10,7 @@ export interface Streams {
 }
 
 /** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
-export function colours(stream: { isTTY?: boolean }): boolean {
+function colours(stream: { isTTY?: boolean }): boolean {
   return stream.isTTY === true && !process.env.NO_COLOR;
 }
 
@@ -28,16 +28,20 @@ export interface Progress {
   stop(): void;
 }
 
-/** A progress bar on stderr when it is a terminal; nothing otherwise (cron mails stay clean). */
-export function progress(streams: Streams, label: string, total?: number): Progress {
+/**
+ * Progress on stderr when it is a terminal; nothing otherwise (cron mails stay clean). The total is
+ * not known in advance (listings are streamed, never counted first), so it shows how many are done
+ * and for how long.
+ */
+export function progress(streams: Streams, label: string): Progress {
   if (streams.stderr.isTTY !== true) return { increment() {}, stop() {} };
   const bar = new cliProgress.SingleBar({
     stream: streams.stderr as NodeJS.WritableStream,
-    format: total === undefined ? `${label} {value} done` : `${label} [{bar}] {percentage}% {value}/{total}`,
+    format: `${label}: {value} done ({duration_formatted})`,
     hideCursor: true,
     clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic);
-  bar.start(total ?? 0, 0);
+  });
+  bar.start(0, 0);
   return { increment: (by = 1) => bar.increment(by), stop: () => bar.stop() };
 }
 

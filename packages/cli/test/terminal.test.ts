@@ -37,7 +37,7 @@ describe('tied on a terminal', () => {
     expect(await onTerminal(['--store', store, 'show', id], { NO_COLOR: '1' })).toBe("{ user: { name: 'Ann' } }\n");
 
     const purge = await onTerminal(['--store', store, 'purge', '--older-than', '0s']);
-    expect(purge).toContain('purging 1 done');
+    expect(purge).toContain('purging: 1 done (');
     expect(purge).toMatch(/purged 1 session not saved for 0s\n$/);
   });
 });
