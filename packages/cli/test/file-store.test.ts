@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,7 +136,7 @@ describe('tied on a file store', () => {
   });
 
   test('clean-locks: --dry-run counts, then old unheld lock files go and the rest stay', async () => {
-    const { directory, tied } = freshStore();
+    const { directory, url, tied } = freshStore();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await tied('new')).stdout.trim());
     // Every open left a lock file beside the session (Perl's layout); two of them are made old.
@@ -145,6 +146,18 @@ describe('tied on a file store', () => {
     expect(readdirSync(directory).filter((name) => name.endsWith('.lock'))).toHaveLength(3);
     expect(JSON.parse((await tied('clean-locks', '--older-than', '1h', '--json')).stdout)).toEqual({ removed: 2, dryRun: false, olderThan: 3_600_000 });
     expect(readdirSync(directory).filter((name) => name.endsWith('.lock'))).toEqual([`Apache-Session-${ids[2]}.lock`]);
+
+    // A lock held by another process stays, however old its file looks.
+    const holder = spawn(process.execPath, [new URL('./fixtures/hold.mjs', import.meta.url).pathname, url, ids[2]!], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+      age(directory, `Apache-Session-${ids[2]}.lock`, 2 * 3_600_000);
+      expect(JSON.parse((await tied('clean-locks', '--older-than', '1h', '--json')).stdout)).toMatchObject({ removed: 0 });
+      expect(readdirSync(directory).filter((name) => name.endsWith('.lock'))).toEqual([`Apache-Session-${ids[2]}.lock`]);
+    } finally {
+      holder.stdin.end();
+      await new Promise((resolve) => holder.on('close', resolve));
+    }
   });
 
   test('export → import into another file store keeps Dates, Maps, Sets and BigInts; --on-conflict', async () => {
@@ -272,7 +285,6 @@ describe('tied: arguments, help and errors', () => {
   test('a session locked by another process: lock timeout (exit 8)', async () => {
     const { url, tied } = freshStore();
     const id = (await tied('new')).stdout.trim();
-    const { spawn } = await import('node:child_process');
     const holder = spawn(process.execPath, [new URL('./fixtures/hold.mjs', import.meta.url).pathname, url, id], { stdio: ['pipe', 'pipe', 'inherit'] });
     try {
       await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
