@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { CliError, EXIT } from './exit-codes.js';
-import { run } from './program.js';
-
+// The signal handlers come first: the command's modules are loaded after them (dynamic imports), so a
+// SIGINT while they load is handled like any other.
 const aborting = new AbortController();
+const { CliError, EXIT } = await import('./exit-codes.js');
 // Long work (purge, export, import) stops between two sessions and reports what it did, and a wait
 // for a lock ends; a second signal ends the command at once.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -17,4 +17,5 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+const { run } = await import('./program.js');
 process.exitCode = await run(process.argv.slice(2), process, aborting.signal);
