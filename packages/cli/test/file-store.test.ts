@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
+import { MIN_SECRET_LENGTH } from '@tied/http';
 import { jsonLines, runTied } from './run-tied.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cli-file-'));
@@ -247,6 +248,8 @@ describe('tied: arguments, help and errors', () => {
     expect(await runTied(['--version'])).toMatchObject({ code: 0, stdout: '0.1.0\n' });
     const secrets = await Promise.all([runTied(['secret']), runTied(['secret'])]);
     for (const secret of secrets) expect(secret.stdout).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+    // Long enough for @tied/http, which refuses shorter secrets.
+    expect(secrets[0]!.stdout.trim().length).toBeGreaterThanOrEqual(MIN_SECRET_LENGTH);
     expect(secrets[0]!.stdout).not.toBe(secrets[1]!.stdout);
   });
 
