@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import { testOrSkip } from '@tied/conformance';
 import type { Redis } from 'ioredis';
-import { SessionNotFoundError, SessionTooLargeError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
+import { SessionCorruptError, SessionExistsError, SessionNotFoundError, SessionTooLargeError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { redisLocker } from '@tied/lockers/redis';
 import { superjson } from '@tied/serializers';
@@ -282,5 +282,85 @@ describe('fusing', () => {
     expect(await admin.pttl(lockKeyOf(id))).toBeGreaterThan(4000);
     await tied(session)!.release();
     expect(await admin.exists(lockKeyOf(id))).toBe(0);
+  });
+});
+
+describe('a data key that is not a session hash (a string, a list): SessionCorruptError, and no lease left behind', () => {
+  const dataKeyOf = (id: string) => `${prefix}{${id}}`;
+  const lockIsFree = async (id: string) => {
+    expect(await admin.exists(lockKeyOf(id))).toBe(0);
+    await (await redisLocker({ client: admin, prefix }).acquire(id, 'write', { timeout: 100 })).release();
+  };
+
+  it('open: the script takes no lease; the error names the key and its type', async () => {
+    const flavor = flavorOn(client());
+    const id = await created(flavor);
+    await admin.set(dataKeyOf(id), 'not a hash');
+    const error = await flavor.open(id).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionCorruptError);
+    expect((error as SessionCorruptError).code).toBe('ERR_SESSION_CORRUPT');
+    expect((error as Error).message).toContain(`${dataKeyOf(id)} holds a Redis string`);
+    await lockIsFree(id);
+    expect(await admin.get(dataKeyOf(id))).toBe('not a hash');
+  });
+
+  it('release with a write: the lease is released by the same script, the key untouched', async () => {
+    const flavor = flavorOn(client());
+    const id = await created(flavor);
+    const session = await flavor.open<Counter>(id);
+    await admin.del(dataKeyOf(id));
+    await admin.rpush(dataKeyOf(id), 'a list');
+    session.count = 1;
+    await expect(tied(session).release()).rejects.toBeInstanceOf(SessionCorruptError);
+    await lockIsFree(id);
+    expect(await admin.lrange(dataKeyOf(id), 0, -1)).toEqual(['a list']);
+  });
+
+  it('save() keeps the lock (the session still holds it); the release after it frees it', async () => {
+    const flavor = flavorOn(client());
+    const id = await created(flavor);
+    const session = await flavor.open<Counter>(id);
+    await admin.del(dataKeyOf(id));
+    await admin.set(dataKeyOf(id), 'x');
+    session.count = 1;
+    await expect(tied(session).save()).rejects.toBeInstanceOf(SessionCorruptError);
+    expect(await admin.exists(lockKeyOf(id))).toBe(1);
+    await expect(tied(session).release()).rejects.toBeInstanceOf(SessionCorruptError);
+    await lockIsFree(id);
+  });
+
+  it('a new session under an id whose key holds something else: SessionExistsError, no lease', async () => {
+    const flavor = flavorOn(client());
+    const id = 'taken_by_a_string_abc';
+    await admin.set(dataKeyOf(id), 'x');
+    await expect(flavor.open(undefined, { id })).rejects.toBeInstanceOf(SessionExistsError);
+    await lockIsFree(id);
+  });
+
+  it('the store alone: materialize and update refuse it, list and purge pass it by', async () => {
+    const store = redisStore({ client: client(), prefix });
+    const id = 'a-string-not-a-session';
+    await admin.set(dataKeyOf(id), 'x');
+    await expect(store.materialize(id)).rejects.toBeInstanceOf(SessionCorruptError);
+    await expect(store.update(id, 'data')).rejects.toBeInstanceOf(SessionCorruptError);
+    await expect(store.insert(id, 'data')).rejects.toBeInstanceOf(SessionExistsError);
+    const listed: string[] = [];
+    for await (const info of store.list!()) listed.push(info.id);
+    expect(listed).not.toContain(id);
+    await store.purge!({ olderThan: -60_000 });
+    expect(await admin.get(dataKeyOf(id))).toBe('x');
+  });
+});
+
+describe('a new session under an id whose lock someone holds', () => {
+  it('waits for the lock, then inserts (the holder may be creating it)', async () => {
+    const flavor = flavorOn(client());
+    const id = 'held_while_absent_abc';
+    await admin.set(lockKeyOf(id), 'another holder', 'PX', 200);
+    const session = await flavor.open<Counter>(undefined, { id, lockTimeout: 3000 });
+    expect(tied(session).isStored).toBe(true);
+    session.count = 1;
+    await tied(session).release();
+    expect(await countOf(id)).toBe(1);
   });
 });

@@ -1,0 +1,139 @@
+/**
+ * How a Redis part reaches its server: the caller's ioredis client or one made from a url, the
+ * scripts it runs, and the errors of the backend.
+ */
+import { Redis } from 'ioredis';
+import { BackendError, TiedError } from '@tied/core';
+import type { Script } from './scripts.js';
+
+/** A SCAN-able server of a Cluster (what `Cluster.nodes('master')` returns). */
+export interface RedisNode {
+  scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', batch: number): Promise<[cursor: string, keys: string[]]>;
+}
+
+/**
+ * The members of an ioredis 5 client that tied uses, declared here so that tied's types do not need
+ * ioredis: any ioredis `Redis` (single server, Sentinel) or `Cluster` fits.
+ */
+export interface RedisClient extends RedisNode {
+  readonly isCluster: boolean;
+  readonly status: string;
+  readonly options: { readonly keyPrefix?: string };
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: (string | Buffer | number)[]): Promise<unknown>;
+  hmgetBuffer(key: string, ...fields: string[]): Promise<(Buffer | null)[]>;
+  hget(key: string, field: string): Promise<string | null>;
+  hstrlen(key: string, field: string): Promise<number>;
+  del(...keys: string[]): Promise<number>;
+  /** A Cluster's servers (absent on a single-server client). */
+  nodes?(role: 'master'): RedisNode[];
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  quit(): Promise<unknown>;
+}
+
+/**
+ * Scripts go as EVALSHA/EVAL with Buffer replies. ioredis has `evalshaBuffer`/`evalBuffer` at run time
+ * (its typings lack them); `callBuffer('EVALSHA', …)` would be shorter but loses the command name under
+ * `enableAutoPipelining` (ioredis issue #1923), where these work.
+ */
+interface ScriptRunner {
+  evalshaBuffer(sha: string, numKeys: number, ...keysAndArgs: (string | Buffer | number)[]): Promise<unknown>;
+  evalBuffer(source: string, numKeys: number, ...keysAndArgs: (string | Buffer | number)[]): Promise<unknown>;
+}
+
+/** How a part gets its connection: the caller's client, or a URL it connects to itself. */
+export interface RedisConnectionOptions {
+  /**
+   * An ioredis client you already have (`Redis` or `Cluster`). The part uses it as is and never
+   * closes it, and leaves its 'error' events to you (ioredis logs them when nobody listens; they
+   * never crash the process): a command that fails reaches the session as `BackendError`.
+   */
+  client?: RedisClient;
+  /**
+   * `redis://[user:password@]host[:port][/db]` (or `rediss://`): the part makes its own client,
+   * listens to its 'error' events (the last one is named in the `BackendError` of a failed command),
+   * and `close()` quits it.
+   */
+  url?: string;
+}
+
+/** A part's connection: its client and what it runs on it. */
+export interface Connection {
+  readonly client: RedisClient;
+  /** The url the client was made from (undefined for a client given): parts made from one url share a server. */
+  readonly url: string | undefined;
+  /**
+   * Runs a script by its SHA (one round trip); the first time a server sees it (NOSCRIPT), it is
+   * sent whole. Bulk replies come back as Buffers. A failure becomes `BackendError`.
+   */
+  run(script: Script, keys: string[], args: (string | number | Buffer)[]): Promise<unknown>;
+  /** A driver failure as `BackendError` (tied's own errors pass through). */
+  failure(error: unknown): TiedError;
+  /** Quits the client when the part made it. */
+  close(): Promise<void>;
+}
+
+export function connect(options: RedisConnectionOptions, part: string): Connection {
+  if (options.client !== undefined && options.url !== undefined) throw new TypeError(`${part}: give either client or url, not both`);
+  let lastError: Error | undefined;
+  const { client, url } = clientOf(options, part, (error) => { lastError = error; });
+  const owned = url !== undefined;
+  const runner = client as unknown as ScriptRunner;
+
+  const failure = (error: unknown): TiedError => {
+    if (error instanceof TiedError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    const last = lastError && lastError !== error && lastError.message !== message ? ` (the connection's last error: ${lastError.message})` : '';
+    return new BackendError(`Redis failed: ${message}${last}`, { cause: error });
+  };
+
+  return {
+    client,
+    url,
+    failure,
+    async run({ source, sha }, keys, args) {
+      try {
+        try {
+          return await runner.evalshaBuffer(sha, keys.length, ...keys, ...args);
+        } catch (error) {
+          if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+          return await runner.evalBuffer(source, keys.length, ...keys, ...args);
+        }
+      } catch (error) {
+        throw failure(error);
+      }
+    },
+    async close() {
+      if (owned && client.status !== 'end') await client.quit().catch(() => {});
+    },
+  };
+}
+
+function clientOf(options: RedisConnectionOptions, part: string, onError: (error: Error) => void): { client: RedisClient; url: string | undefined } {
+  const { client, url } = options;
+  if (client !== undefined) {
+    if (typeof client !== 'object' || client === null || typeof (client as Partial<ScriptRunner>).evalshaBuffer !== 'function') {
+      throw new TypeError(`${part}: client must be an ioredis Redis or Cluster`);
+    }
+    // ioredis prefixes command keys but not SCAN patterns or replies, so `list` would find nothing.
+    if (client.options?.keyPrefix) {
+      throw new TypeError(`${part}: the client has keyPrefix "${client.options.keyPrefix}"; use the part's prefix option instead`);
+    }
+    return { client, url: undefined };
+  }
+  if (url === undefined) throw new TypeError(`${part} needs a client (an ioredis Redis or Cluster) or a url`);
+  if (typeof url !== 'string' || !/^rediss?:$/.test(parsedProtocol(url))) {
+    throw new TypeError(`${part}: url must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`);
+  }
+  const made = new Redis(url, { lazyConnect: true });
+  // A client tied makes is tied's to watch: its errors surface through the commands that fail.
+  made.on('error', onError);
+  return { client: made as unknown as RedisClient, url };
+}
+
+function parsedProtocol(url: string): string {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return '';
+  }
+}
