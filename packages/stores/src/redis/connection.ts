@@ -19,15 +19,13 @@ export interface RedisClient extends RedisNode {
   readonly isCluster: boolean;
   readonly status: string;
   readonly options: { readonly keyPrefix?: string };
+  /** Scripts (tied calls its Buffer form, `evalshaBuffer`, which ioredis has but does not declare). */
   evalsha(sha: string, numKeys: number, ...keysAndArgs: (string | Buffer | number)[]): Promise<unknown>;
-  hmgetBuffer(key: string, ...fields: string[]): Promise<(Buffer | null)[]>;
-  hget(key: string, field: string): Promise<string | null>;
-  hstrlen(key: string, field: string): Promise<number>;
   del(...keys: string[]): Promise<number>;
   /** A Cluster's servers (absent on a single-server client). */
   nodes?(role: 'master'): RedisNode[];
-  on(event: 'error', listener: (error: Error) => void): unknown;
   quit(): Promise<unknown>;
+  disconnect(): void;
 }
 
 /**
@@ -66,9 +64,9 @@ export interface Connection {
    * sent whole. Bulk replies come back as Buffers. A failure becomes `BackendError`.
    */
   run(script: Script, keys: string[], args: (string | number | Buffer)[]): Promise<unknown>;
-  /** A driver failure as `BackendError` (tied's own errors pass through). */
-  failure(error: unknown): TiedError;
-  /** Quits the client when the part made it. */
+  /** Sends a command: a failure becomes `BackendError`, and so does a wait that `close()` ends. */
+  send<T>(command: () => Promise<T>): Promise<T>;
+  /** Closes the client when the part made it: QUIT when connected, else at once (what is pending fails with `BackendError`). */
   close(): Promise<void>;
 }
 
@@ -86,24 +84,42 @@ export function connect(options: RedisConnectionOptions, part: string): Connecti
     return new BackendError(`Redis failed: ${message}${last}`, { cause: error });
   };
 
+  /**
+   * The commands under way on a client this part made, so that `close()` can fail them: ioredis keeps
+   * commands queued while it reconnects (up to maxRetriesPerRequest), and a disconnect between two
+   * reconnect attempts leaves them queued for good.
+   */
+  const underWay = new Set<(error: Error) => void>();
+  const send = <T>(command: () => Promise<T>): Promise<T> => {
+    if (!owned) return command().catch((error: unknown) => { throw failure(error); });
+    return new Promise<T>((resolve, reject) => {
+      const fail = (error: unknown) => reject(failure(error));
+      underWay.add(fail);
+      command().then(resolve, fail).finally(() => underWay.delete(fail));
+    });
+  };
+
   return {
     client,
     url,
-    failure,
-    async run({ source, sha }, keys, args) {
+    send,
+    run: ({ source, sha }, keys, args) => send(async () => {
       try {
-        try {
-          return await runner.evalshaBuffer(sha, keys.length, ...keys, ...args);
-        } catch (error) {
-          if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-          return await runner.evalBuffer(source, keys.length, ...keys, ...args);
-        }
+        return await runner.evalshaBuffer(sha, keys.length, ...keys, ...args);
       } catch (error) {
-        throw failure(error);
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return await runner.evalBuffer(source, keys.length, ...keys, ...args);
       }
-    },
+    }),
     async close() {
-      if (owned && client.status !== 'end') await client.quit().catch(() => {});
+      if (!owned) return;
+      if (client.status === 'ready') {
+        await client.quit().catch(() => client.disconnect());
+      } else if (client.status !== 'end') {
+        // Not connected: QUIT would wait behind the queued commands for a reconnect.
+        client.disconnect();
+        for (const fail of underWay) fail(new Error('Connection is closed (the part was closed while Redis was unreachable)'));
+      }
     },
   };
 }

@@ -80,6 +80,15 @@ if found ~= 'hash' then return found end
 write(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return 1`);
 
+/** KEYS: data. {data, written at}; nil when missing; or the key's type when it is not a session. */
+export const READ = script(`${KIND}
+local found = kind(KEYS[1])
+if found == 'none' then return nil end
+if found ~= 'hash' then return found end
+local data = redis.call('HMGET', KEYS[1], 'd', 't')
+if not data[1] then return nil end
+return data`);
+
 /** KEYS: data. ARGV: cutoff (ms). Removes the session when its last write is older: 1, else 0. */
 export const PURGE_ONE = script(`${KIND}
 if kind(KEYS[1]) ~= 'hash' then return 0 end

@@ -13,7 +13,7 @@ import { fusedAccess, notASession } from './access.js';
 import { connect, type RedisConnectionOptions } from './connection.js';
 import { checkPrefix, dataKey, dataKeyPattern, idOfDataKey, newToken } from './keys.js';
 import { leasesOf } from './locker.js';
-import { DESCRIBE, INSERT, PURGE_ONE, UPDATE } from './scripts.js';
+import { DESCRIBE, INSERT, PURGE_ONE, READ, UPDATE } from './scripts.js';
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
   /** Put before every data key: `<prefix>{<id>}`. Default `tied:`. */
@@ -66,7 +66,7 @@ export function redisStore(options: RedisStoreOptions): Store {
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH).catch((error: unknown) => { throw connection.failure(error); });
+        const [next, batch] = await connection.send(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_BATCH));
         cursor = next;
         const fresh = batch.filter((key) => !seen.has(key));
         for (const key of fresh) seen.add(key);
@@ -91,20 +91,14 @@ export function redisStore(options: RedisStoreOptions): Store {
     },
 
     async materialize(id): Promise<StoredSession> {
-      let fields: (Buffer | null)[];
-      try {
-        fields = await client.hmgetBuffer(keyOf(id), 'd', 't');
-      } catch (error) {
-        if (error instanceof Error && error.message.startsWith('WRONGTYPE')) throw notASession(id, keyOf(id), 'value of another type');
-        throw connection.failure(error);
-      }
-      const [data, time] = fields;
-      if (!data) throw new SessionNotFoundError(id);
-      return { data, updatedAt: Number(time?.toString()) };
+      const reply = (await connection.run(READ, [keyOf(id)], [])) as [Buffer, Buffer] | Buffer | null;
+      if (reply === null) throw new SessionNotFoundError(id);
+      if (!Array.isArray(reply)) throw notASession(id, keyOf(id), reply);
+      return { data: reply[0], updatedAt: Number(reply[1].toString()) };
     },
 
     async remove(id) {
-      await client.del(keyOf(id)).catch((error: unknown) => { throw connection.failure(error); });
+      await connection.send(() => client.del(keyOf(id)));
     },
 
     async *list(): AsyncIterable<StoredSessionInfo> {
