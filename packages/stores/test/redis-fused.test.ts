@@ -118,6 +118,13 @@ describe('round trips of the fused cycle, counted on the wire', () => {
       await tied(session)!.release();
     })).toBe(3);
   });
+
+  it('open and delete(): 2 round trips (lock+read, fenced remove+unlock)', async () => {
+    const doomed = await created(flavor);
+    expect(await roundTripsOf(async () => tied(await flavor.open(doomed)).delete())).toBe(2);
+    expect(await admin.exists(`${prefix}{${doomed}}`)).toBe(0);
+    expect(await admin.exists(lockKeyOf(doomed))).toBe(0);
+  });
 });
 
 describe('fencing: a write under a lease that ran out is refused', () => {
