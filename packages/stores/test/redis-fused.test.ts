@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import { testOrSkip } from '@tied/conformance';
 import type { Redis } from 'ioredis';
-import { SessionCorruptError, SessionExistsError, SessionNotFoundError, SessionTooLargeError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
+import { SessionCorruptError, SessionExistsError, SessionNotFoundError, SessionTooLargeError, defineSession, memoryLocker, tied, type Flavor, type Lock } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { redisLocker } from '@tied/lockers/redis';
 import { superjson } from '@tied/serializers';
@@ -159,6 +159,29 @@ describe('fencing: a write under a lease that ran out is refused', () => {
     const again = await flavor.open<Counter>(id, { lockTimeout: 1000 });
     expect(again.count).toBe(5);
     await tied(again)!.release();
+  });
+});
+
+describe('fencing: a lock this process released is a lost lock', () => {
+  it('updateLocked, updateAndRelease and removeAndRelease with it: LockLostError, the next holder\'s session untouched', async () => {
+    const on = client();
+    const store = redisStore({ client: on, prefix });
+    const locker = redisLocker({ client: on, prefix });
+    const access = store.fuse!(locker)!;
+    const id = await created(flavorOn(on), 1);
+    for (const write of [
+      (lock: Lock) => access.updateLocked(lock, id, superjson().serialize({ count: 99 })),
+      (lock: Lock) => access.updateAndRelease(lock, id, superjson().serialize({ count: 99 })),
+      (lock: Lock) => access.removeAndRelease(lock, id),
+    ]) {
+      const { lock } = await access.lockAndMaterialize(id, 'write', {});
+      await lock.release();
+      const next = await locker.acquire(id, 'write', { timeout: 1000 });
+      await expect(write(lock)).rejects.toBeInstanceOf(LockLostError);
+      await next.release();
+      expect(await countOf(id)).toBe(1);
+    }
+    await expect(access.updateLocked({ id, mode: 'write', release: async () => {} }, id, 'x')).rejects.toThrow(/not one of this redisLocker's/);
   });
 });
 

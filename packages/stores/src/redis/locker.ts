@@ -1,4 +1,4 @@
-import { LockTimeoutError, abortReason, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
+import { LockLostError, LockTimeoutError, abortReason, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
 import { connect, type Connection, type RedisConnectionOptions } from './connection.js';
 import { checkPrefix, lockKey, newToken } from './keys.js';
 import { ACQUIRE, RELEASE, RENEW } from './scripts.js';
@@ -26,7 +26,7 @@ export interface Leases {
   lockKey(id: string): string;
   /** Waits for the lock as `acquire` does, each try being `attempt`. `lock` is set when the lease is held. */
   acquireWith<T>(id: string, mode: LockMode, options: AcquireOptions, attempt: LeaseAttempt<T>): Promise<{ lock?: Lock; value: T }>;
-  /** The token of a lock this locker holds, for a write fenced by it (TypeError when it is not held). */
+  /** The token of a lock this locker holds, for a write fenced by it (`LockLostError` once it was released). */
   tokenOf(lock: Lock): string;
   /**
    * Ends a held lock with `finish(token)`, one round trip that releases the lease itself. When that
@@ -115,9 +115,11 @@ export function redisLocker(options: RedisLockerOptions): Locker {
     return lock;
   }
 
+  /** The lease of a lock of this locker that is still held; a released one is a lost lock (nothing is written under it). */
   function heldOf(lock: Lock): Held {
     const held = heldByLock.get(lock);
-    if (!held || held.ended) throw new TypeError(`This lock of session ${lock.id} is not held by this redisLocker`);
+    if (!held) throw new TypeError(`This lock of session ${lock.id} is not one of this redisLocker's`);
+    if (held.ended) throw new LockLostError(lock.id, `The lock of session ${lock.id} was released before this write; nothing was written`);
     return held;
   }
 
