@@ -55,5 +55,9 @@ describe('redisStore specifics', () => {
     expect(() => redisStore({ client, ttl: 1.5 })).toThrow(RangeError);
     expect(() => redisStore({ client, maxPayloadBytes: 600 * 1024 * 1024 })).toThrow(/maxPayloadBytes/);
     expect(() => redisStore({})).toThrow(/needs a client/);
+    expect(() => redisStore(undefined as never)).toThrow(/redisStore needs options: \{ client \} or \{ url \}/);
+    expect(() => redisStore({ client, tll: 1000 } as never)).toThrow(/unknown option tll; the options are client, url, prefix, ttl, maxPayloadBytes/);
+    expect(() => redisStore({ url: 'http://example.com' })).toThrow(/url must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(() => redisStore({ client: {} as never })).toThrow(/client must be an ioredis Redis or Cluster/);
   });
 });

@@ -70,6 +70,16 @@ export interface Connection {
   close(): Promise<void>;
 }
 
+/**
+ * Refuses what is not an options object, and names a misspelt or unknown option with the known
+ * ones (an ignored `tll` would be a session that never expires).
+ */
+export function checkOptions(options: unknown, part: string, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${part} needs options: { client } or { url }, and ${known.filter((name) => name !== 'client' && name !== 'url').join(', ')}`);
+  const unknown = Object.keys(options).filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw new TypeError(`${part}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; the options are ${known.join(', ')}`);
+}
+
 export function connect(options: RedisConnectionOptions, part: string): Connection {
   if (options.client !== undefined && options.url !== undefined) throw new TypeError(`${part}: give either client or url, not both`);
   let lastError: Error | undefined;

@@ -1,5 +1,5 @@
 import { LockLostError, LockTimeoutError, abortReason, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
-import { connect, type Connection, type RedisConnectionOptions } from './connection.js';
+import { checkOptions, connect, type Connection, type RedisConnectionOptions } from './connection.js';
 import { checkPrefix, lockKey, newToken } from './keys.js';
 import { ACQUIRE, RELEASE, RENEW } from './scripts.js';
 
@@ -65,6 +65,7 @@ interface Held {
  * lease it holds (unref'd: it never keeps a process alive).
  */
 export function redisLocker(options: RedisLockerOptions): Locker {
+  checkOptions(options, 'redisLocker', ['client', 'url', 'prefix', 'lease']);
   const prefix = checkPrefix(options.prefix ?? 'tied:', 'redisLocker');
   const lease = options.lease ?? 10_000;
   if (!Number.isInteger(lease) || lease < 100) throw new RangeError(`redisLocker: lease must be an integer of at least 100 ms, got ${lease}`);

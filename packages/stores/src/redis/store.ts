@@ -10,7 +10,7 @@ import {
   type StoredSessionInfo,
 } from '@tied/core';
 import { fusedAccess, notASession } from './access.js';
-import { connect, type RedisConnectionOptions } from './connection.js';
+import { checkOptions, connect, type RedisConnectionOptions } from './connection.js';
 import { checkPrefix, dataKey, dataKeyPattern, idOfDataKey, newToken } from './keys.js';
 import { leasesOf } from './locker.js';
 import { DESCRIBE, INSERT, PURGE_ONE, READ, UPDATE } from './scripts.js';
@@ -36,6 +36,7 @@ const SCAN_BATCH = 1000;
  * under a lock is fenced by its lease: refused with `LockLostError` once the lease has run out.
  */
 export function redisStore(options: RedisStoreOptions): Store {
+  checkOptions(options, 'redisStore', ['client', 'url', 'prefix', 'ttl', 'maxPayloadBytes']);
   const prefix = checkPrefix(options.prefix ?? 'tied:', 'redisStore');
   const ttl = options.ttl;
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new RangeError(`redisStore: ttl must be a positive integer (ms), got ${ttl}`);
