@@ -24,9 +24,9 @@ function client(options: Parameters<typeof redisClient>[0] = {}, url?: string): 
 }
 
 /** Sessions on `on`: redisStore + redisLocker on that one client, so they fuse. */
-function flavorOn(on: Redis, options: { ttl?: number; lease?: number; maxPayloadBytes?: number } = {}): Flavor {
+function flavorOn(on: Redis, options: { ttl?: number; lease?: number; maxPayloadBytes?: number; replicas?: number } = {}): Flavor {
   const flavor = defineSession({
-    store: redisStore({ client: on, prefix, ttl: options.ttl, maxPayloadBytes: options.maxPayloadBytes }),
+    store: redisStore({ client: on, prefix, ttl: options.ttl, maxPayloadBytes: options.maxPayloadBytes, replicas: options.replicas, replicaTimeout: 50 }),
     locker: redisLocker({ client: on, prefix, lease: options.lease }),
     generator: nanoid(),
     serializer: superjson(),
@@ -117,6 +117,26 @@ describe('round trips of the fused cycle, counted on the wire', () => {
       session.count += 1;
       await tied(session)!.release();
     })).toBe(3);
+  });
+
+  it('with replicas, WAIT travels with the write; too few replicas is BackendError (the compare-and-delete after a failed write: 1 more), the lock freed', async () => {
+    const connected = Number(/connected_slaves:(\d+)/.exec(await admin.info('replication'))![1]);
+    const waiting = flavorOn(proxied, { replicas: connected + 1 });
+    let error: unknown;
+    expect(await roundTripsOf(async () => {
+      const session = await waiting.open<Counter>(id);
+      session.count = 50;
+      error = await tied(session).release().catch((e: unknown) => e);
+    })).toBe(3);
+    expect(error).toBeInstanceOf(BackendError);
+    expect((error as Error).message).toMatch(new RegExp(`only ${connected} of the ${connected + 1} replicas asked for confirmed it within 50 ms`));
+    expect(await admin.exists(lockKeyOf(id))).toBe(0);
+    // A new session: the lease its insert took is freed too.
+    await expect(waiting.open<Counter>()).rejects.toBeInstanceOf(BackendError);
+    expect(await admin.keys(`${prefix}lock:*`)).toEqual([]);
+    const again = await flavor.open<Counter>(id);
+    again.count = 0;
+    await tied(again).release();
   });
 
   it('open and delete(): 2 round trips (lock+read, fenced remove+unlock)', async () => {

@@ -1,5 +1,5 @@
 import { LockLostError, SessionCorruptError, SessionExistsError, SessionNotFoundError, type FusedAccess, type Lock, type Payload } from '@tied/core';
-import type { Connection } from './connection.js';
+import type { Connection, Replication } from './connection.js';
 import type { Leases } from './locker.js';
 import { FENCED_REMOVE, FENCED_UPDATE, LOCK_AND_INSERT, LOCK_AND_READ } from './scripts.js';
 
@@ -11,6 +11,8 @@ export interface StoreSide {
   bytesOf(data: Payload): string | Buffer;
   /** ARGV of a write after the data: now, a write id unique to this write, the ttl. */
   writeArgs(token: string): (string | number)[];
+  /** How many replicas must confirm a write (none: undefined). */
+  readonly replication: Replication | undefined;
 }
 
 /** The `LockLostError` of a write refused because the lease it relied on was gone: nothing was written. */
@@ -30,7 +32,7 @@ export function notASession(id: string, key: string, type: Buffer | string): Ses
  * scripts settles the lease itself, whatever it finds, so a locked cycle costs 2 round trips.
  */
 export function fusedAccess(store: StoreSide, leases: Leases): FusedAccess {
-  const { connection, dataKey } = store;
+  const { connection, dataKey, replication } = store;
   const { lockKey } = leases;
 
   /** Interprets FENCED_UPDATE's reply. */
@@ -65,7 +67,7 @@ export function fusedAccess(store: StoreSide, leases: Leases): FusedAccess {
     async lockAndInsert(id, data, options) {
       const bytes = store.bytesOf(data);
       const { lock } = await leases.acquireWith(id, 'write', options, async (token) => {
-        const reply = await connection.run(LOCK_AND_INSERT, [dataKey(id), lockKey(id)], [token, leases.lease, bytes, ...store.writeArgs(token)]);
+        const reply = await connection.runWrite(LOCK_AND_INSERT, [dataKey(id), lockKey(id)], [token, leases.lease, bytes, ...store.writeArgs(token)], replication);
         return reply === 2 ? undefined : { held: reply === 1, value: undefined };
       });
       if (!lock) throw new SessionExistsError(id);
@@ -75,19 +77,19 @@ export function fusedAccess(store: StoreSide, leases: Leases): FusedAccess {
     async updateLocked(lock, id, data) {
       const bytes = store.bytesOf(data);
       const token = leases.tokenOf(lock);
-      written(id, await connection.run(FENCED_UPDATE, [dataKey(id), lockKey(id)], [bytes, ...store.writeArgs(token), token, '0']));
+      written(id, await connection.runWrite(FENCED_UPDATE, [dataKey(id), lockKey(id)], [bytes, ...store.writeArgs(token), token, '0'], replication));
     },
 
     async updateAndRelease(lock, id, data) {
       if (data === undefined) return lock.release();
       const bytes = await bytesReleasing(lock, data);
       const reply = await leases.settle(lock, (token) =>
-        connection.run(FENCED_UPDATE, [dataKey(id), lockKey(id)], [bytes, ...store.writeArgs(token), token, '1']));
+        connection.runWrite(FENCED_UPDATE, [dataKey(id), lockKey(id)], [bytes, ...store.writeArgs(token), token, '1'], replication));
       written(id, reply);
     },
 
     async removeAndRelease(lock, id) {
-      const reply = await leases.settle(lock, (token) => connection.run(FENCED_REMOVE, [dataKey(id), lockKey(id)], [token]));
+      const reply = await leases.settle(lock, (token) => connection.runWrite(FENCED_REMOVE, [dataKey(id), lockKey(id)], [token], replication));
       if (reply === -1) throw new LockLostError(id, `The lease on the lock of session ${id} ran out before its removal (someone else may hold it now); nothing was removed`);
     },
   };

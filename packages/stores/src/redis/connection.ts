@@ -21,7 +21,6 @@ export interface RedisClient extends RedisNode {
   readonly options: { readonly keyPrefix?: string };
   /** Scripts (tied calls its Buffer form, `evalshaBuffer`, which ioredis has but does not declare). */
   evalsha(sha: string, numKeys: number, ...keysAndArgs: (string | Buffer | number)[]): Promise<unknown>;
-  del(...keys: string[]): Promise<number>;
   /** A Cluster's servers (absent on a single-server client). */
   nodes?(role: 'master'): RedisNode[];
   quit(): Promise<unknown>;
@@ -36,6 +35,21 @@ export interface RedisClient extends RedisNode {
 interface ScriptRunner {
   evalshaBuffer(sha: string, numKeys: number, ...keysAndArgs: (string | Buffer | number)[]): Promise<unknown>;
   evalBuffer(source: string, numKeys: number, ...keysAndArgs: (string | Buffer | number)[]): Promise<unknown>;
+  pipeline(): ScriptPipeline;
+}
+
+/** An ioredis pipeline: its commands leave in one write, their replies come back together. */
+interface ScriptPipeline {
+  evalshaBuffer(sha: string, numKeys: number, ...keysAndArgs: (string | Buffer | number)[]): ScriptPipeline;
+  evalBuffer(source: string, numKeys: number, ...keysAndArgs: (string | Buffer | number)[]): ScriptPipeline;
+  wait(replicas: number, timeout: number): ScriptPipeline;
+  exec(): Promise<[error: Error | null, result: unknown][] | null>;
+}
+
+/** Writes acknowledged only once this many replicas have them (Redis WAIT), waiting at most `timeout` ms. */
+export interface Replication {
+  readonly replicas: number;
+  readonly timeout: number;
 }
 
 /** How a part gets its connection: the caller's client, or a URL it connects to itself. */
@@ -64,6 +78,12 @@ export interface Connection {
    * sent whole. Bulk replies come back as Buffers. A failure becomes `BackendError`.
    */
   run(script: Script, keys: string[], args: (string | number | Buffer)[]): Promise<unknown>;
+  /**
+   * `run` for a script that writes a session: with `replication`, WAIT follows it in the same round
+   * trip (a pipeline), and fewer replicas than asked for within its timeout is a `BackendError` (the
+   * write was made on the master, but a failover may lose it).
+   */
+  runWrite(script: Script, keys: string[], args: (string | number | Buffer)[], replication: Replication | undefined): Promise<unknown>;
   /** Sends a command: a failure becomes `BackendError`, and so does a wait that `close()` ends. */
   send<T>(command: () => Promise<T>): Promise<T>;
   /** Closes the client when the part made it: QUIT when connected, else at once (what is pending fails with `BackendError`). */
@@ -109,18 +129,40 @@ export function connect(options: RedisConnectionOptions, part: string): Connecti
     });
   };
 
+  const run = ({ source, sha }: Script, keys: string[], args: (string | number | Buffer)[]) => send(async () => {
+    try {
+      return await runner.evalshaBuffer(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return await runner.evalBuffer(source, keys.length, ...keys, ...args);
+    }
+  });
+
+  /** The script and WAIT in one pipeline (on a Cluster it goes to the master of the script's keys). */
+  const runAndWait = ({ source, sha }: Script, keys: string[], args: (string | number | Buffer)[], { replicas, timeout }: Replication) => send(async () => {
+    const exec = async (bySource: boolean) => {
+      const pipeline = runner.pipeline();
+      (bySource ? pipeline.evalBuffer(source, keys.length, ...keys, ...args) : pipeline.evalshaBuffer(sha, keys.length, ...keys, ...args)).wait(replicas, timeout);
+      const [scriptResult, waitResult] = (await pipeline.exec()) ?? [];
+      if (!scriptResult || !waitResult) throw new Error('the pipeline of a script and WAIT came back empty');
+      return { scriptResult, waitResult };
+    };
+    let { scriptResult, waitResult } = await exec(false);
+    if (scriptResult[0]?.message.startsWith('NOSCRIPT')) ({ scriptResult, waitResult } = await exec(true));
+    if (scriptResult[0]) throw scriptResult[0];
+    const confirmed = waitResult[0] ? 0 : Number(waitResult[1]);
+    if (confirmed < replicas) {
+      throw new BackendError(`Redis made the write, but only ${confirmed} of the ${replicas} replicas asked for confirmed it within ${timeout} ms: a failover of its master may lose it`, { cause: waitResult[0] ?? undefined });
+    }
+    return scriptResult[1];
+  });
+
   return {
     client,
     url,
     send,
-    run: ({ source, sha }, keys, args) => send(async () => {
-      try {
-        return await runner.evalshaBuffer(sha, keys.length, ...keys, ...args);
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return await runner.evalBuffer(source, keys.length, ...keys, ...args);
-      }
-    }),
+    run,
+    runWrite: (script, keys, args, replication) => (replication ? runAndWait(script, keys, args, replication) : run(script, keys, args)),
     async close() {
       if (!owned) return;
       if (client.status === 'ready') {

@@ -146,7 +146,14 @@ export function redisLocker(options: RedisLockerOptions): Locker {
       const token = newToken();
       for (let retry = FIRST_RETRY; ; retry = Math.min(retry * 2, LAST_RETRY)) {
         signal?.throwIfAborted();
-        const result = await attempt(token);
+        let result: Awaited<ReturnType<LeaseAttempt<T>>>;
+        try {
+          result = await attempt(token);
+        } catch (error) {
+          // The attempt may have taken the lease before it failed (a write its replicas did not confirm).
+          await connection.run(RELEASE, [keyOf(id)], [token]).catch(() => {});
+          throw error;
+        }
         if (result?.held) return { lock: hold(id, mode, token, turn), value: result.value };
         if (result) {
           await turn.release();

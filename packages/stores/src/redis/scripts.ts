@@ -89,6 +89,9 @@ local data = redis.call('HMGET', KEYS[1], 'd', 't')
 if not data[1] then return nil end
 return data`);
 
+/** KEYS: data. Removes the session (whatever the key holds). */
+export const REMOVE = script(`return redis.call('DEL', KEYS[1])`);
+
 /** KEYS: data. ARGV: cutoff (ms). Removes the session when its last write is older: 1, else 0. */
 export const PURGE_ONE = script(`${KIND}
 if kind(KEYS[1]) ~= 'hash' then return 0 end

@@ -13,7 +13,7 @@ import { fusedAccess, notASession } from './access.js';
 import { checkOptions, connect, type RedisConnectionOptions } from './connection.js';
 import { checkPrefix, dataKey, dataKeyPattern, idOfDataKey, newToken } from './keys.js';
 import { leasesOf } from './locker.js';
-import { DESCRIBE, INSERT, PURGE_ONE, READ, UPDATE } from './scripts.js';
+import { DESCRIBE, INSERT, PURGE_ONE, READ, REMOVE, UPDATE } from './scripts.js';
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
   /** Put before every data key: `<prefix>{<id>}`. Default `tied:`. */
@@ -22,6 +22,14 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   ttl?: number;
   /** Larger sessions are refused with `SessionTooLargeError`. Default 512 MiB, Redis's largest value. */
   maxPayloadBytes?: number;
+  /**
+   * Acknowledge a write only once this many replicas have it (Redis WAIT, sent with the write in one
+   * round trip), so that a failover of its master cannot lose it. Default 0: Redis's asynchronous
+   * replication, where a write acknowledged just before its master dies may be lost.
+   */
+  replicas?: number;
+  /** With `replicas`: how long, in ms, a write waits for them before failing with `BackendError`. Default 1000. */
+  replicaTimeout?: number;
 }
 
 /** Redis's default proto-max-bulk-len: no larger value can be written. */
@@ -36,7 +44,7 @@ const SCAN_BATCH = 1000;
  * under a lock is fenced by its lease: refused with `LockLostError` once the lease has run out.
  */
 export function redisStore(options: RedisStoreOptions): Store {
-  checkOptions(options, 'redisStore', ['client', 'url', 'prefix', 'ttl', 'maxPayloadBytes']);
+  checkOptions(options, 'redisStore', ['client', 'url', 'prefix', 'ttl', 'maxPayloadBytes', 'replicas', 'replicaTimeout']);
   const prefix = checkPrefix(options.prefix ?? 'tied:', 'redisStore');
   const ttl = options.ttl;
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new RangeError(`redisStore: ttl must be a positive integer (ms), got ${ttl}`);
@@ -44,6 +52,10 @@ export function redisStore(options: RedisStoreOptions): Store {
   if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes <= 0 || maxPayloadBytes > REDIS_MAX_VALUE) {
     throw new RangeError(`redisStore: maxPayloadBytes must be an integer from 1 to ${REDIS_MAX_VALUE}, got ${maxPayloadBytes}`);
   }
+  const { replicas = 0, replicaTimeout = 1000 } = options;
+  if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`redisStore: replicas must be an integer of at least 0, got ${replicas}`);
+  if (!Number.isInteger(replicaTimeout) || replicaTimeout <= 0) throw new RangeError(`redisStore: replicaTimeout must be a positive integer (ms), got ${replicaTimeout}`);
+  const replication = replicas > 0 ? { replicas, timeout: replicaTimeout } : undefined;
   const connection = connect(options, 'redisStore');
   const { client } = connection;
   const keyOf = (id: string) => dataKey(prefix, id);
@@ -81,12 +93,12 @@ export function redisStore(options: RedisStoreOptions): Store {
     capabilities: { binary: true, text: true, maxPayloadBytes, updatedAt: true, persistent: true, list: true, purge: true },
 
     async insert(id, data) {
-      const reply = await connection.run(INSERT, [keyOf(id)], [bytesOf(data), ...writeArgs(newToken())]);
+      const reply = await connection.runWrite(INSERT, [keyOf(id)], [bytesOf(data), ...writeArgs(newToken())], replication);
       if (reply === 0) throw new SessionExistsError(id);
     },
 
     async update(id, data) {
-      const reply = await connection.run(UPDATE, [keyOf(id)], [bytesOf(data), ...writeArgs(newToken())]);
+      const reply = await connection.runWrite(UPDATE, [keyOf(id)], [bytesOf(data), ...writeArgs(newToken())], replication);
       if (reply === 0) throw new SessionNotFoundError(id);
       if (reply !== 1) throw notASession(id, keyOf(id), reply as Buffer);
     },
@@ -99,7 +111,7 @@ export function redisStore(options: RedisStoreOptions): Store {
     },
 
     async remove(id) {
-      await connection.send(() => client.del(keyOf(id)));
+      await connection.runWrite(REMOVE, [keyOf(id)], [], replication);
     },
 
     async *list(): AsyncIterable<StoredSessionInfo> {
@@ -127,7 +139,7 @@ export function redisStore(options: RedisStoreOptions): Store {
       const leases = leasesOf(locker);
       // The fused scripts run on this store's client: sound only when the locker's leases live on the same server.
       const sameServer = leases && (leases.connection.client === client || (connection.url !== undefined && leases.connection.url === connection.url));
-      return sameServer ? fusedAccess({ connection, dataKey: keyOf, bytesOf, writeArgs }, leases) : undefined;
+      return sameServer ? fusedAccess({ connection, dataKey: keyOf, bytesOf, writeArgs, replication }, leases) : undefined;
     },
   };
   return store;
