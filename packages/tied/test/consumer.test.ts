@@ -143,7 +143,7 @@ describe.each(packages)('the tarball of $manifest.name', ({ dir, manifest }) => 
     expect(files.filter((path) => path.endsWith('.tsbuildinfo'))).toEqual([]);
   });
 
-  test('ships no stale build output: every file in dist/ comes from a file in src/', () => {
+  test('ships no stale build output: every file in dist/ comes from a file in src/ (else delete dist/ and build)', () => {
     const orphans = [...shipped()]
       .filter((path) => path.startsWith('dist/'))
       .filter((path) => !existsSync(join(dir, path.replace(/^dist\//, 'src/').replace(/(\.d)?\.js(\.map)?$|\.d\.ts$/, '.ts'))));
