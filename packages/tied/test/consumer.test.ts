@@ -101,8 +101,8 @@ beforeAll(async () => {
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'tied-consumer', private: true, dependencies, devDependencies }, null, 2));
   writeFileSync(join(app, 'package-lock.json'), JSON.stringify(lock, null, 2));
   for (const file of readdirSync(fixtures)) cpSync(join(fixtures, file), join(app, file));
-  // --legacy-peer-deps: optional peers (the database drivers) stay out either way, and
-  // @tied/conformance's peer @jest/globals is the jest of whoever runs the suite.
+  // --legacy-peer-deps: peers are not installed. The database drivers are optional peers and stay
+  // out either way; @tied/conformance's test runner is the one of whoever runs its suites.
   const flags = ['ci', '--ignore-scripts', '--legacy-peer-deps', '--no-audit', '--no-fund', '--loglevel=error'];
   let install = await npm([...flags, '--offline'], app);
   timings['npm ci --ignore-scripts --offline'] = `${install.ms} ms`;
