@@ -27,6 +27,7 @@ interface Manifest {
   private?: boolean;
   license?: string;
   exports?: Record<string, Record<string, string>>;
+  bin?: string | Record<string, string>;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
@@ -134,12 +135,13 @@ describe.each(packages)('the tarball of $manifest.name', ({ dir, manifest }) => 
     return new Set(entry.files.map(({ path }) => path));
   };
 
-  test('holds the MIT LICENSE, the README and the manifest, and nothing but dist/ and docs/ besides', () => {
+  test('holds the MIT LICENSE, the README and the manifest, and nothing but dist/, docs/ and its bin besides', () => {
     const files = [...shipped()];
+    const bins = Object.values(typeof manifest.bin === 'string' ? { [manifest.name]: manifest.bin } : (manifest.bin ?? {})).map((path) => posix.normalize(path));
     expect(manifest.license).toBe('MIT');
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json']));
     expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
-    expect(files.filter((path) => !/^(dist|docs)\//.test(path) && !['LICENSE', 'README.md', 'package.json'].includes(path))).toEqual([]);
+    expect(files.filter((path) => !/^(dist|docs)\//.test(path) && !['LICENSE', 'README.md', 'package.json', ...bins].includes(path))).toEqual([]);
     expect(files.filter((path) => path.includes('.tsbuildinfo'))).toEqual([]);
   });
 
@@ -179,13 +181,14 @@ describe.each(packages)('the tarball of $manifest.name', ({ dir, manifest }) => 
 
   test('every exports entry has types first and a default condition last (require(esm) needs default), and points at shipped files', () => {
     const files = shipped();
-    const problems = Object.entries(manifest.exports ?? {}).flatMap(([subpath, conditions]) => {
+    // A package with no exports is a command only (its bin), which nothing imports.
+    if (manifest.exports === undefined) return expect(manifest.bin).toBeDefined();
+    const problems = Object.entries(manifest.exports).flatMap(([subpath, conditions]) => {
       const keys = Object.keys(conditions);
       const wrong = keys[0] === 'types' && keys.at(-1) === 'default' ? [] : [`${subpath}: conditions ${keys.join(', ')}`];
       const missing = Object.values(conditions).filter((target) => !files.has(target.replace(/^\.\//, '')));
       return [...wrong, ...missing.map((target) => `${subpath}: ${target} is not shipped`)];
     });
-    expect(manifest.exports).toBeDefined();
     expect(problems).toEqual([]);
   });
 
@@ -196,6 +199,7 @@ describe.each(packages)('the tarball of $manifest.name', ({ dir, manifest }) => 
   });
 
   test('its README says it is ESM-only and from which Node version require() loads it', () => {
+    if (manifest.exports === undefined) return; // a command only: nothing to import or require
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
     expect(readme).toMatch(/ESM-only/);
     expect(readme).toMatch(/20\.19/);
