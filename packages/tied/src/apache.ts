@@ -4,6 +4,8 @@
  * file layout, table and lock names — so a Node process and a Perl process share one session store,
  * locks included. See docs/migrating-from-perl.md.
  */
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { OPEN_OPTION_NAMES, defineSession, type OpenOptions, type SessionParts } from '@tied/core';
 import { hex } from '@tied/generators';
 import { fileLocker } from '@tied/lockers/file';
@@ -27,10 +29,17 @@ interface PerlIdArgs extends OpenOptions {
 }
 
 export interface ApacheFileArgs extends PerlIdArgs {
-  /** Where the session files are (Perl's Directory). Default `/tmp`, as in Perl. */
+  /**
+   * Where the session files are (Perl's Directory). Default: `<os.tmpdir()>/tied-apache-<uid>`, a
+   * private folder, not Perl's `/tmp` — to share Perl's sessions, give Perl's Directory and LockDirectory.
+   */
   directory?: string;
   Directory?: string;
-  /** Where the `Apache-Session-<id>.lock` files are (Perl's LockDirectory). Default `/tmp`, as in Perl. */
+  /**
+   * Where the `Apache-Session-<id>.lock` files are (Perl's LockDirectory). Default: the same private
+   * folder, not Perl's world-writable `/tmp`; pass `LockDirectory: '/tmp'` to lock with a Perl that
+   * uses its default.
+   */
   lockDirectory?: string;
   LockDirectory?: string;
 }
@@ -72,8 +81,13 @@ export interface ApachePostgresArgs extends PerlIdArgs {
   createTable?: boolean;
 }
 
-/** Perl's default Directory and LockDirectory. */
-const PERL_DEFAULT_DIRECTORY = '/tmp';
+/**
+ * tied/apache File's default Directory and LockDirectory: one private folder per user (created 0700),
+ * instead of Perl's /tmp, where anyone can plant or hold a lock file. Sessions are not left in /tmp
+ * either: with Perl's sessions visible but not Perl's locks, a Perl and a Node process could write one
+ * session at once; with both private, a setup that shares Perl's store must name both directories.
+ */
+const PRIVATE_DIRECTORY = join(tmpdir(), `tied-apache-${process.getuid?.() ?? userInfo().username}`);
 const PERL_TABLE = 'sessions';
 
 /**
@@ -99,8 +113,8 @@ const table = (args: Record<string, unknown>) => (args.table as string | undefin
 
 /** Apache::Session::File: Store::File, Lock::File, Generate::MD5, Serialize::Storable. */
 export const File = perlFlavor<ApacheFileArgs>('File', ['directory', 'lockDirectory'], async (args) => ({
-  store: fileStore({ directory: (args.directory as string | undefined) ?? PERL_DEFAULT_DIRECTORY }),
-  locker: fileLocker({ lockDirectory: (args.lockDirectory as string | undefined) ?? PERL_DEFAULT_DIRECTORY }),
+  store: fileStore({ directory: (args.directory as string | undefined) ?? PRIVATE_DIRECTORY }),
+  locker: fileLocker({ lockDirectory: (args.lockDirectory as string | undefined) ?? PRIVATE_DIRECTORY }),
   generator: generator(args),
   serializer: storable(),
 }));
