@@ -11,8 +11,9 @@ import { base64 } from '@tied/serializers/base64';
 import { storable } from '@tied/serializers/storable';
 import { fileStore } from '@tied/stores/file';
 import type { MySQLPool } from '@tied/stores/mysql';
-import type { PostgresConnectionOptions } from '@tied/stores/postgres';
+import type { PostgresPool } from '@tied/stores/postgres';
 import { dataSourceUrl } from './dbi-data-source.js';
+import { detectSchema } from './sql-schema.js';
 import { cachedFlavor, configuredFlavor, withDriver, type ConfiguredFlavor } from './flex.js';
 
 /** What every Perl flavor takes beside the open options: the length of new ids. */
@@ -54,8 +55,8 @@ export interface ApacheMySQLArgs extends PerlIdArgs {
 
 export interface ApachePostgresArgs extends PerlIdArgs {
   /** A pg Pool (Perl's Handle); each held session keeps one of its clients, in a transaction. */
-  pool?: PostgresConnectionOptions['pool'];
-  Handle?: PostgresConnectionOptions['pool'];
+  pool?: PostgresPool;
+  Handle?: PostgresPool;
   /** `postgres://user:password@host/database`, or Perl's DataSource (`dbi:Pg:…`), UserName, Password: tied makes the pool. */
   connectionString?: string;
   DataSource?: string;
@@ -97,11 +98,11 @@ export const File = perlFlavor<ApacheFileArgs>('File', async (args) => ({
 /** Apache::Session::MySQL: Store::MySQL, Lock::MySQL (`GET_LOCK('Apache-Session-<id>')`), Generate::MD5, Serialize::Storable. */
 export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', async (args) => {
   // The driver is loaded on first use, so tied/apache works without mysql2 installed.
-  const { mysqlStore } = await withDriver('mysql2', import('@tied/stores/mysql'));
-  const { mysqlLocker } = await withDriver('mysql2', import('@tied/lockers/mysql'));
+  const { mysqlStore, mysqlLocker } = await withDriver('mysql2', import('@tied/stores/mysql'));
   const connection = { pool: args.pool as MySQLPool | undefined, uri: (args.uri as string | undefined) ?? dataSourceUrl(args, 'mysql') };
   const store = mysqlStore({ ...connection, table: table(args), schema: schema(args) });
   if (args.createTable === true) await store.createTable();
+  await detectSchema(store);
   return { store, locker: mysqlLocker(connection), generator: generator(args), serializer: storable() };
 });
 
@@ -110,14 +111,14 @@ export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', async (args) => {
  * row locked in a transaction until release (Lock::Null: no other lock), Generate::MD5, Serialize::Base64.
  */
 export const Postgres = perlFlavor<ApachePostgresArgs>('Postgres', async (args) => {
-  const { postgresStore } = await withDriver('pg', import('@tied/stores/postgres'));
-  const { postgresRowLocker } = await withDriver('pg', import('@tied/lockers/postgres-row'));
-  const connection = {
-    pool: args.pool as PostgresConnectionOptions['pool'],
+  const { postgresRowParts } = await withDriver('pg', import('@tied/stores/postgres'));
+  const { store, locker } = postgresRowParts({
+    pool: args.pool as PostgresPool | undefined,
     connectionString: (args.connectionString as string | undefined) ?? dataSourceUrl(args, 'Pg'),
-  };
-  const store = postgresStore({ ...connection, table: table(args), schema: schema(args) });
+    table: table(args),
+    schema: schema(args),
+  });
   if (args.createTable === true) await store.createTable();
-  const locker = postgresRowLocker({ ...connection, table: table(args) });
-  return { store: locker.guard(store), locker, generator: generator(args), serializer: base64(storable()) };
+  await detectSchema(store);
+  return { store, locker, generator: generator(args), serializer: base64(storable()) };
 });
