@@ -128,6 +128,8 @@ export function mysqlPool(options: MySQLConnectionOptions, part: string): MySQLB
     // Server errors carry an errno; anything else (lost, killed, closed, protocol) ends the connection.
     isFatal: (error) => (error as { fatal?: boolean } | null)?.fatal === true || typeof (error as { errno?: unknown } | null)?.errno !== 'number',
     isLockTimeout: () => false,
+    // pool.end() ends every connection, held ones too, and mysql2 then refuses statements without sending them.
+    wasNotSent: (error) => /closed state/.test((error as Error | null)?.message ?? ''),
   };
   return { pool, driver, query: (sql) => query(pool, sql), close: () => use.close() };
 }

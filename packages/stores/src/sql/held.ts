@@ -44,6 +44,8 @@ export interface SqlDriver<C> {
   isFatal(error: unknown): boolean;
   /** The error is the server's lock wait timing out. */
   isLockTimeout(error: unknown): boolean;
+  /** The driver refused the statements without sending them (a closed connection). */
+  wasNotSent?(error: unknown): boolean;
 }
 
 /** The statements that take, keep and end one lock. */
@@ -259,7 +261,10 @@ function assertHeld(held: Held<unknown>): void {
 function lostDuring(held: Held<unknown>, error: unknown): LockLostError {
   held.died ??= error as Error;
   end(held, 'lost', error as Error);
-  return new LockLostError(held.id, lostMessage(held, 'whether this write reached the server before is unknown (the stored version is either the one before or this one, never a mix)'), { cause: error });
+  const what = held.driver.wasNotSent?.(error)
+    ? 'nothing was written'
+    : 'whether this write reached the server before is unknown (the stored version is either the one before or this one, never a mix)';
+  return new LockLostError(held.id, lostMessage(held, what), { cause: error });
 }
 
 /**
