@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2';
 import type { LockMode } from '@tied/core';
-import { callersPool, driverUri, poolName, sharedPool, type PoolUse } from '../sql/pools.js';
+import { callersPool, driverUri, poolName, sharedPool, type BackendPool, type PoolUse } from '../sql/pools.js';
 import type { HoldStatements, SqlDriver } from '../sql/held.js';
 import { PLAIN } from '../sql/table.js';
 
@@ -54,15 +54,6 @@ interface CallbackPool {
   readonly _closed?: boolean;
 }
 
-/** A pool, the driver over it, and how it was given. */
-export interface MySQLBackendPool {
-  readonly pool: CallbackPool;
-  readonly driver: SqlDriver<Connection>;
-  /** Runs one statement on a pooled connection. */
-  query(sql: string): Promise<unknown>;
-  close(): Promise<void>;
-}
-
 /** The callback pool behind either mysql2 API; anything else is refused here, not at first use. */
 function callbackPool(given: MySQLPool, part: string): CallbackPool {
   const inner = (given as { pool?: unknown }).pool;
@@ -81,7 +72,7 @@ function ownPool(uri: string): { pool: CallbackPool; end: () => Promise<void> } 
   return { pool, end: () => new Promise<void>((resolve, reject) => pool.end((error) => (error ? reject(error) : resolve()))) };
 }
 
-export function mysqlPool(options: MySQLConnectionOptions, part: string): MySQLBackendPool {
+export function mysqlPool(options: MySQLConnectionOptions, part: string): BackendPool<CallbackPool, Connection> {
   if (options.pool && options.uri) throw new TypeError(`${part}: give either pool or uri, not both`);
   let use: PoolUse<CallbackPool>;
   let name: string;

@@ -1,17 +1,13 @@
 import type { Locker } from '@tied/core';
-import { lockWith } from '../sql/held.js';
+import { heldLocker } from '../sql/locker.js';
 import { mysqlHold, mysqlPool, type MySQLConnectionOptions } from './connection.js';
 
 export type MySQLLockerOptions = MySQLConnectionOptions;
-
 export type MySQLLocker = Locker;
 
-/** The pool of each MySQL locker, for `mysqlStore`'s fuse (a locker fuses only with a store on its pool). */
-const lockerPools = new WeakMap<Locker, object>();
-
-export function poolOfLocker(locker: Locker): object | undefined {
-  return lockerPools.get(locker);
-}
+/** The pool of each MySQL locker: `mysqlStore` fuses only with a locker on its own pool. */
+const poolsOfLockers = new WeakMap<Locker, object>();
+export const poolOfLocker = (locker: Locker): object | undefined => poolsOfLockers.get(locker);
 
 /**
  * Perl's Apache::Session::Lock::MySQL: `GET_LOCK('Apache-Session-<id>', timeout)` on a pooled
@@ -20,14 +16,7 @@ export function poolOfLocker(locker: Locker): object | undefined {
  */
 export function mysqlLocker(options: MySQLLockerOptions): MySQLLocker {
   const { pool, driver, close } = mysqlPool(options, 'mysqlLocker');
-  const locker: MySQLLocker = {
-    name: 'mysql',
-    capabilities: { sharedReads: false, crossProcess: true, excludes: true },
-    async acquire(id, mode, acquireOptions) {
-      return (await lockWith(driver, mysqlHold(id, mode), id, mode, acquireOptions)).lock;
-    },
-    close,
-  };
-  lockerPools.set(locker, pool);
+  const locker = heldLocker('mysql', false, driver, mysqlHold, close);
+  poolsOfLockers.set(locker, pool);
   return locker;
 }

@@ -13,18 +13,12 @@
  * The transaction, open from take to release, is what PgBouncer's transaction pooling pins a server
  * connection by: the lock and its client stay together through it.
  */
+import { connect } from 'node:net';
 import pg from 'pg';
 import type { LockMode } from '@tied/core';
 import type { HoldStatements, SqlDriver } from '../sql/held.js';
-import { callersPool, driverUri, poolName, sharedPool, type PoolUse } from '../sql/pools.js';
+import { callersPool, driverUri, poolName, sharedPool, type BackendPool, type PoolUse } from '../sql/pools.js';
 import { PLAIN } from '../sql/table.js';
-
-/** A `pg` Pool, as far as tied's types need to say. */
-export interface PostgresPool {
-  connect(...args: never[]): unknown;
-  query(...args: never[]): unknown;
-  end(...args: never[]): unknown;
-}
 
 /** How a PostgreSQL part gets its connections: your pool, or a connection string. */
 export interface PostgresConnectionOptions {
@@ -38,13 +32,23 @@ export interface PostgresConnectionOptions {
   connectionString?: string;
 }
 
+/** A `pg` Pool, as far as tied's types need to say. */
+export interface PostgresPool {
+  connect(...args: never[]): unknown;
+  query(...args: never[]): unknown;
+  end(...args: never[]): unknown;
+}
+
 /** The members of pg's clients and pools that tied uses. */
 interface Client {
   query(sql: string): Promise<unknown>;
   release(error?: Error | boolean): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
   removeListener(event: 'error', listener: (error: Error) => void): unknown;
-  readonly processID?: number;
+  readonly processID?: number | null;
+  readonly secretKey?: number | null;
+  readonly host?: string;
+  readonly port?: number;
 }
 
 interface Pool {
@@ -57,13 +61,6 @@ interface Pool {
   readonly ended?: boolean;
 }
 
-export interface PostgresBackendPool {
-  readonly pool: Pool;
-  readonly driver: SqlDriver<Client>;
-  query(sql: string): Promise<unknown>;
-  close(): Promise<void>;
-}
-
 function ownPool(connectionString: string): { pool: Pool; end: () => Promise<void> } {
   const pool = new pg.Pool({ connectionString, allowExitOnIdle: true }) as unknown as Pool;
   // An idle client killed by the server (an administrator, a failover) is dropped by the pool; without a listener it would crash the process.
@@ -71,7 +68,7 @@ function ownPool(connectionString: string): { pool: Pool; end: () => Promise<voi
   return { pool, end: () => pool.end() };
 }
 
-export function postgresPool(options: PostgresConnectionOptions, part: string): PostgresBackendPool {
+export function postgresPool(options: PostgresConnectionOptions, part: string): BackendPool<Pool, Client> {
   if (options.pool && options.connectionString) throw new TypeError(`${part}: give either pool or connectionString, not both`);
   let use: PoolUse<Pool>;
   let name: string;
@@ -105,7 +102,7 @@ export function postgresPool(options: PostgresConnectionOptions, part: string): 
       const result = await client.query(statements.join('; '));
       return Array.isArray(result) ? result : [result];
     },
-    cancel: (client) => cancelBackend(pool, client.processID ?? 0),
+    cancel: cancelRequest,
     isFatal,
     isLockTimeout: (error) => (error as { code?: unknown } | null)?.code === '55P03',
   };
@@ -119,18 +116,25 @@ function isFatal(error: unknown): boolean {
 }
 
 /**
- * Asks the server, over a connection of its own (the pool may be exhausted by waiters), to cancel
- * the statement the backend `pid` runs: a lock wait then fails at once.
+ * Cancels the statement the client runs with the protocol's CancelRequest, over a socket of its own
+ * (the pool may be exhausted by waiters): a lock wait then fails at once. Unlike pg_cancel_backend,
+ * it also works through PgBouncer, which forwards it to the server connection the client is on.
  */
-async function cancelBackend(pool: Pool, pid: number): Promise<void> {
-  const side = new pg.Client(pool.options as pg.ClientConfig);
-  side.on('error', () => {});
-  try {
-    await side.connect();
-    await side.query(`SELECT pg_cancel_backend(${Number(pid)})`);
-  } finally {
-    await side.end().catch(() => {});
-  }
+function cancelRequest(client: Client): Promise<void> {
+  const { processID, secretKey, host = 'localhost', port = 5432 } = client;
+  if (processID === undefined || processID === null || secretKey === undefined || secretKey === null) return Promise.reject(new Error('the client has no cancel key'));
+  const request = Buffer.alloc(16);
+  request.writeInt32BE(16, 0);
+  request.writeInt32BE(80877102, 4);
+  request.writeInt32BE(processID, 8);
+  request.writeInt32BE(secretKey, 12);
+  return new Promise<void>((resolve, reject) => {
+    const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host);
+    socket.once('connect', () => socket.end(request));
+    socket.once('error', reject);
+    socket.once('close', () => resolve());
+    socket.resume();
+  });
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');

@@ -13,7 +13,8 @@
  * A row lock locks a row: an id without a row excludes no one until its insert.
  */
 import type { LockMode, Locker } from '@tied/core';
-import { lockWith, type HoldStatements } from '../sql/held.js';
+import type { HoldStatements } from '../sql/held.js';
+import { heldLocker } from '../sql/locker.js';
 import { BEGIN, postgresPool, postgresText } from './connection.js';
 import { postgresDialect } from './dialect.js';
 import { postgresStoreWith, type PostgresStore, type PostgresStoreOptions } from './store.js';
@@ -46,14 +47,7 @@ export function postgresRowParts(options: PostgresRowPartsOptions): PostgresRowP
     recover: undefined,
   });
   const { pool, driver, close } = postgresPool(options, 'postgresRowParts');
-  const locker: Locker = {
-    name: 'postgres-row',
-    capabilities: { sharedReads: true, crossProcess: true, excludes: true },
-    async acquire(id, mode, acquireOptions) {
-      return (await lockWith(driver, hold(id, mode), id, mode, acquireOptions)).lock;
-    },
-    close,
-  };
+  const locker = heldLocker('postgres-row', true, driver, hold, close);
   rowLockers.set(locker, pool);
   const store = postgresStoreWith({ ...options, table: table.given }, 'postgresRowParts', hold, (storePool) => (other) => other === locker && rowLockers.get(other) === storePool);
   return { store, locker };

@@ -4,6 +4,18 @@
  * of its connections locked sessions hold — what a `PoolTimeoutError` reports.
  */
 
+import type { SqlDriver } from './held.js';
+
+/** What a SQL part holds of its pool: the pool, the driver over it, a statement on it, and its end. */
+export interface BackendPool<P, C> {
+  readonly pool: P;
+  readonly driver: SqlDriver<C>;
+  /** Runs one statement on a pooled connection. */
+  query(sql: string): Promise<unknown>;
+  /** Ends the pool when tied made it and no other part uses it any more. */
+  close(): Promise<void>;
+}
+
 interface SharedPool {
   readonly pool: object;
   readonly end: () => Promise<void>;
