@@ -13,7 +13,7 @@ const config: Config = {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.tests.json' }],
   },
   moduleNameMapper: {
-    '^@tied/(core|serializers|generators|conformance)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@tied/(core|serializers|generators|conformance|http)$': '<rootDir>/packages/$1/src/index.ts',
     '^@tied/([a-z]+)/([a-z0-9-]+)$': '<rootDir>/packages/$1/src/$2.ts',
     '^tied$': '<rootDir>/packages/tied/src/index.ts',
     '^tied/([a-z]+)$': '<rootDir>/packages/tied/src/$1.ts',

@@ -2,20 +2,21 @@ import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'no
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import fsExt from 'fs-ext';
+import koffi from 'koffi';
 import { freshDirectory, removeDirectory } from '../lib/namespaces.mjs';
 import { randomId } from '../lib/workload.mjs';
 
-const flockWait = promisify(fsExt.flock);
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const flock = koffi.load(null).func('int flock(int fd, int operation)');
+const flockWait = promisify(flock.async);
 
-/** flock(LOCK_EX): at once when free; when taken, wait off the event loop. */
+/** flock(LOCK_EX): at once when free; when taken, wait off the event loop (koffi's async call). */
 async function lockExclusive(fd) {
-  try {
-    fsExt.flockSync(fd, 'exnb');
-  } catch (error) {
-    if (error.code !== 'EAGAIN' && error.code !== 'EWOULDBLOCK') throw error;
-    await flockWait(fd, 'ex');
-  }
+  if (flock(fd, LOCK_EX | LOCK_NB) === 0) return;
+  const { EAGAIN, EWOULDBLOCK } = koffi.os.errno;
+  if (koffi.errno() !== EAGAIN && koffi.errno() !== EWOULDBLOCK) throw new Error(`flock failed: errno ${koffi.errno()}`);
+  if (await flockWait(fd, LOCK_EX) !== 0) throw new Error(`flock failed: errno ${koffi.errno()}`);
 }
 
 /**

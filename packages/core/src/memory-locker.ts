@@ -14,6 +14,24 @@ interface Slot {
 }
 
 /**
+ * How long an in-process wait goes on before tied warns, once per process, that a session of this
+ * same process holds the lock (typically: a session opened twice in one async flow, which waits for
+ * ever).
+ */
+const WAIT_WARNING_MS = 5_000;
+let waitWarned = false;
+
+function warnLongWait(id: string, mode: LockMode): void {
+  if (waitWarned) return;
+  waitWarned = true;
+  process.emitWarning(
+    `Session ${id} has waited ${WAIT_WARNING_MS / 1000} s for its ${mode} lock, held by another session of this same process. `
+      + 'A session opened again before the first open of it is released (in one async flow) waits for ever: release the first one, or pass lockTimeout.',
+    { code: 'TIED_LOCK_WAIT' },
+  );
+}
+
+/**
  * An in-process readers–writer lock per id. Waiters are served first come, first served: a read
  * that arrives after a waiting write waits behind it, so a stream of readers cannot starve writers.
  */
@@ -71,6 +89,10 @@ export function memoryLocker(): Locker {
       const waitingSlot = slot;
       return new Promise<Lock>((resolve, reject) => {
         let timer: NodeJS.Timeout | undefined;
+        // A pending promise alone does not keep Node running: without this timer a process whose only
+        // work is this wait would exit (code 13 for a top-level await) without a word. It keeps the
+        // process alive while the wait lasts and warns once when it lasts long.
+        const watch = setInterval(() => warnLongWait(id, mode), WAIT_WARNING_MS);
         const giveUp = (reason: unknown) => {
           const index = waitingSlot.queue.indexOf(waiter);
           if (index < 0) return;
@@ -82,6 +104,7 @@ export function memoryLocker(): Locker {
         };
         const onAbort = () => giveUp(abortReason(signal!));
         const cleanup = () => {
+          clearInterval(watch);
           if (timer) clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
         };

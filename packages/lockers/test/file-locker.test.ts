@@ -1,12 +1,14 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freshId, hostileIds, lockerSuite, testOrSkip } from '@tied/conformance';
 import { InvalidSessionIdError, LockTimeoutError, type Lock } from '@tied/core';
-import { fileLocker } from '@tied/lockers/file';
+import { fileLocker, LockFileError } from '@tied/lockers/file';
 import { fileStore } from '@tied/stores/file';
 
 const root = mkdtempSync(join(tmpdir(), 'tied-file-locker-'));
@@ -80,6 +82,106 @@ describe('fileLocker lock files', () => {
   });
 });
 
+describe('fileLocker refuses lock files it did not make', () => {
+  const isRoot = process.getuid?.() === 0;
+
+  /** A lock directory holding `plant(path)` at the lock file of `id`. */
+  const planted = (plant: (path: string) => void) => {
+    const lockDirectory = newDirectory();
+    mkdirSync(lockDirectory, { mode: 0o700 });
+    const locker = fileLocker({ lockDirectory });
+    const id = freshId();
+    plant(locker.pathOf(id));
+    return { locker, id, path: locker.pathOf(id) };
+  };
+
+  test('a symbolic link planted at Apache-Session-<id>.lock: LockFileError, and its target is neither emptied nor touched', async () => {
+    const target = join(root, `target-${freshId()}`);
+    writeFileSync(target, 'precious');
+    const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+    utimesSync(target, hourAgo, hourAgo);
+    const { locker, id, path } = planted((at) => symlinkSync(target, at));
+    for (const mode of ['read', 'write'] as const) {
+      const error = await rejection(locker.acquire(id, mode, { timeout: 1000 }));
+      expect(error).toBeInstanceOf(LockFileError);
+      expect(error).toMatchObject({ code: 'ERR_LOCK_FILE', path, message: expect.stringContaining(`${path} is a symbolic link, not a regular file`) });
+    }
+    expect(readFileSync(target, 'utf8')).toBe('precious');
+    expect(statSync(target).mtimeMs).toBe(hourAgo * 1000);
+    expect(lstatSync(path).isSymbolicLink()).toBe(true);
+  });
+
+  test('a FIFO there fails at once instead of blocking, a directory is named as one', async () => {
+    const fifo = planted((at) => execFileSync('mkfifo', ['-m', '600', at]));
+    expect(await rejection(fifo.locker.acquire(fifo.id, 'write', { timeout: 1000 }))).toMatchObject({ code: 'ERR_LOCK_FILE', message: expect.stringContaining('is a FIFO, not a regular file') });
+    const directory = planted((at) => mkdirSync(at));
+    expect(await rejection(directory.locker.acquire(directory.id, 'read', { timeout: 1000 }))).toMatchObject({ code: 'ERR_LOCK_FILE', message: expect.stringContaining('is a directory, not a regular file') });
+  });
+
+  test('a hard link to another file is refused, and that file keeps its content', async () => {
+    const other = join(root, `other-${freshId()}`);
+    writeFileSync(other, 'a session of someone', { mode: 0o600 });
+    const { locker, id } = planted((at) => linkSync(other, at));
+    expect(await rejection(locker.acquire(id, 'write', { timeout: 1000 }))).toMatchObject({ code: 'ERR_LOCK_FILE', message: expect.stringContaining('a file with 2 hard links') });
+    expect(readFileSync(other, 'utf8')).toBe('a session of someone');
+  });
+
+  testOrSkip(isRoot ? undefined : 'needs root to chown')('a lock file of another user, or a lock directory another user made in a shared sticky folder, is refused', async () => {
+    const { locker, id, path } = planted((at) => {
+      writeFileSync(at, '', { mode: 0o666 });
+      chownSync(at, 12345, 12345);
+    });
+    expect(await rejection(locker.acquire(id, 'write', { timeout: 1000 }))).toMatchObject({ code: 'ERR_LOCK_FILE', message: expect.stringContaining(`${path} is owned by user 12345, not 0`) });
+    const shared = newDirectory();
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    const lockDirectory = join(shared, 'locks');
+    mkdirSync(lockDirectory, { mode: 0o777 });
+    chownSync(lockDirectory, 12345, 12345);
+    expect((await rejection(fileLocker({ lockDirectory }).acquire('abc', 'write')) as Error).message)
+      .toBe(`Refusing the lock directory ${lockDirectory}: it is owned by user 12345, not 0, in the shared folder ${shared}`);
+  });
+
+  testOrSkip(isRoot ? undefined : 'needs root to chown and to run as nobody')('another user\'s lock file this user may not even open: LockFileError naming its owner, not a bare EACCES', () => {
+    // Run as nobody (after loading the locker as root: the checkout may be out of nobody's reach),
+    // in a folder nobody can reach.
+    const reachable = mkdtempSync(join(tmpdir(), 'tied-file-locker-nobody-'));
+    try {
+      chmodSync(reachable, 0o755);
+      const lockDirectory = join(reachable, 'locks');
+      mkdirSync(lockDirectory, { mode: 0o755 });
+      const path = join(lockDirectory, 'Apache-Session-abc.lock');
+      writeFileSync(path, '', { mode: 0o644 });
+      chownSync(path, 12345, 12345);
+      const output = execFileSync(process.execPath, [new URL('./fixtures/file-lock-as.mjs', import.meta.url).pathname, lockDirectory, 'abc', '65534'], { encoding: 'utf8' });
+      expect(output).toBe(`ERR_LOCK_FILE: The lock file ${path} is owned by user 12345, not 65534: tied does not follow, truncate or lock it (it may have been planted; remove it, and keep lock files in a private directory)`);
+    } finally {
+      rmSync(reachable, { recursive: true, force: true });
+    }
+  });
+
+  test('a lock file that is already there is locked without being truncated; the lock marks it used', async () => {
+    const { locker, id, path } = planted((at) => writeFileSync(at, 'written by someone', { mode: 0o600 }));
+    const hourAgo = Date.now() / 1000 - 3600;
+    utimesSync(path, hourAgo, hourAgo);
+    await (await locker.acquire(id, 'write')).release();
+    expect(readFileSync(path, 'utf8')).toBe('written by someone');
+    expect(statSync(path).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
+
+describe('fileLocker without flock', () => {
+  test('when koffi cannot be loaded, every lock fails with FlockUnavailableError naming it, and nothing is locked', () => {
+    const fixture = new URL('./fixtures/file-lock-without-koffi.mjs', import.meta.url).pathname;
+    const lockDirectory = newDirectory();
+    const lines = execFileSync(process.execPath, [fixture, lockDirectory], { encoding: 'utf8' }).trim().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      expect(line).toMatch(/^FlockUnavailableError ERR_FLOCK_UNAVAILABLE: The file locker calls flock\(2\) through the koffi package, which could not be loaded .*Cannot find module 'koffi'/);
+    }
+  });
+});
+
 describe('fileLocker across processes', () => {
   const holder = new URL('./fixtures/file-lock-holder.mjs', import.meta.url).pathname;
 
@@ -110,6 +212,65 @@ describe('fileLocker across processes', () => {
     await Promise.all(holders.map(kill));
     await Promise.all((await Promise.all(waiting)).map((lock) => lock.release()));
   });
+});
+
+describe('fileLocker: readers do not starve a writer', () => {
+  const readerLoop = new URL('./fixtures/file-reader-loop.mjs', import.meta.url).pathname;
+  const WRITES = 50;
+  const HOLD = 10; // ms each write holds its lock
+  const READER_HOLD = 5; // ms each read holds its lock
+
+  /** Time for `WRITES` write locks, each held `HOLD` ms, taken one after the other. */
+  async function timeWrites(locker: ReturnType<typeof fileLocker>, id: string, signal: AbortSignal): Promise<number> {
+    const start = performance.now();
+    for (let i = 0; i < WRITES; i++) {
+      const lock = await locker.acquire(id, 'write', { signal });
+      await new Promise((resolve) => setTimeout(resolve, HOLD));
+      await lock.release();
+      // The writer's other work, between two writes: readers may read then.
+      await new Promise((resolve) => setTimeout(resolve, HOLD));
+    }
+    return performance.now() - start;
+  }
+
+  test('a reader waits while a writer of another process holds the gate; a gate nobody holds (its writer was killed) holds nobody back', async () => {
+    const lockDirectory = newDirectory();
+    const id = freshId();
+    const locker = fileLocker({ lockDirectory });
+    const gate = join(lockDirectory, `.Apache-Session-${id}.gate`);
+    await (await locker.acquire(id, 'read')).release(); // creates the directory
+    writeFileSync(gate, '', { mode: 0o600 });
+    await (await locker.acquire(id, 'read', { timeout: 1000 })).release();
+    // A waiting writer elsewhere: its gate is held.
+    const reader = await locker.acquire(id, 'read');
+    const writer = fileLocker({ lockDirectory }).acquire(id, 'write');
+    expect(await stateAfter(writer, 50)).toBe('waiting');
+    const lateReader = fileLocker({ lockDirectory }).acquire(id, 'read');
+    expect(await stateAfter(lateReader, 50)).toBe('waiting');
+    await reader.release();
+    await (await writer).release();
+    await (await lateReader).release();
+    expect(existsSync(gate)).toBe(false);
+  });
+
+  test('with 6 reader processes taking shared locks in a loop, 50 writes take under 5 times their time alone', async () => {
+    const lockDirectory = newDirectory();
+    const id = freshId();
+    const locker = fileLocker({ lockDirectory });
+    const alone = await timeWrites(locker, id, AbortSignal.timeout(60_000));
+    const readers = await Promise.all(Array.from({ length: 6 }, () => startChild(process.execPath, [readerLoop, lockDirectory, id, String(READER_HOLD)], 'ready')));
+    try {
+      let reads = 0;
+      for (const reader of readers) reader.stdout!.on('data', (chunk: string) => { reads += chunk.split('.').length - 1; });
+      // Starved, the writes would not end (50 took 59 s before the writer's gate): give up, and fail, after 30 s.
+      const contended = await timeWrites(locker, id, AbortSignal.timeout(30_000));
+      // The readers kept reading meanwhile (a test without them would prove nothing).
+      expect(reads).toBeGreaterThan(WRITES);
+      expect(contended).toBeLessThan(5 * alone);
+    } finally {
+      await Promise.all(readers.map(kill));
+    }
+  }, 120_000);
 });
 
 const perl = (() => {
@@ -162,15 +323,18 @@ describe('fileLocker and Perl\'s Apache::Session::Lock::File exclude each other'
 });
 
 describe('fileLocker clean', () => {
-  test('removes old unused lock files only: not one in use, not a fresh one, not other files', async () => {
+  test('removes old unused lock files (and writer gates) only: not one in use, not a fresh one, not other files', async () => {
     const lockDirectory = newDirectory();
     const locker = fileLocker({ lockDirectory });
     const [old, busy, fresh] = ['old', 'busy', 'fresh'];
     for (const id of [old, busy, fresh]) await (await locker.acquire(id, 'write')).release();
     writeFileSync(join(lockDirectory, 'notes.txt'), '');
+    // A writer's gate left by a writer that was killed while it waited.
+    writeFileSync(join(lockDirectory, '.Apache-Session-old.gate'), '', { mode: 0o600 });
     const held = await locker.acquire(busy, 'read');
     const hourAgo = Date.now() / 1000 - 3600;
-    for (const name of ['Apache-Session-old.lock', 'Apache-Session-busy.lock', 'notes.txt']) utimesSync(join(lockDirectory, name), hourAgo, hourAgo);
+    for (const name of ['Apache-Session-old.lock', 'Apache-Session-busy.lock', 'notes.txt', '.Apache-Session-old.gate']) utimesSync(join(lockDirectory, name), hourAgo, hourAgo);
+    // The stale gate goes too, but only lock files are counted.
     expect(await locker.clean({ olderThan: 60_000 })).toBe(1);
     expect(readdirSync(lockDirectory).sort()).toEqual(['Apache-Session-busy.lock', 'Apache-Session-fresh.lock', 'notes.txt']);
     await held.release();

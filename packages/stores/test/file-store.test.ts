@@ -1,16 +1,20 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freshId, hostileIds, storeSuite, testOrSkip } from '@tied/conformance';
-import { InvalidSessionIdError, SessionExistsError, SessionNotFoundError } from '@tied/core';
+import { InvalidSessionIdError, SessionCorruptError, SessionExistsError, SessionNotFoundError } from '@tied/core';
 import { fileStore } from '@tied/stores/file';
 
 const root = mkdtempSync(join(tmpdir(), 'tied-file-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const isRoot = process.getuid?.() === 0;
+/** The uid (and gid) of the user nobody. */
+const NOBODY = 65534;
 const INSERT = new URL('./fixtures/file-insert.mjs', import.meta.url).pathname;
 const umask = process.umask();
 
@@ -120,13 +124,19 @@ describe('fileStore modes and directories', () => {
   });
 
   test('an unwritable parent gives one error naming it', () => {
-    chmodSync(root, 0o755);
-    const parent = newDirectory();
-    mkdirSync(parent, { mode: 0o555 });
-    const directory = join(parent, 'sessions');
-    // Root may write anywhere, so as root the store runs as the user nobody.
-    const output = execFileSync(process.execPath, [INSERT, directory], { encoding: 'utf8', ...(isRoot ? { uid: 65534, gid: 65534 } : {}) });
-    expect(output).toBe(`Cannot create the session directory ${directory}: ${parent} is not writable (EACCES)`);
+    // Root may write anywhere, so as root the store runs as the user nobody, in a folder nobody can
+    // reach (the test root, like the checkout, may be 0700), after loading the store as root.
+    const reachable = mkdtempSync(join(tmpdir(), 'tied-file-store-nobody-'));
+    try {
+      chmodSync(reachable, 0o755);
+      const parent = join(reachable, 'parent');
+      mkdirSync(parent, { mode: 0o555 });
+      const directory = join(parent, 'sessions');
+      const output = execFileSync(process.execPath, [INSERT, directory, ...(isRoot ? [String(NOBODY)] : [])], { encoding: 'utf8' });
+      expect(output).toBe(`Cannot create the session directory ${directory}: ${parent} is not writable (EACCES)`);
+    } finally {
+      rmSync(reachable, { recursive: true, force: true });
+    }
   });
 
   test('a directory everyone can write to is refused; a sticky one such as /tmp is accepted', async () => {
@@ -205,6 +215,47 @@ describe('fileStore atomic writes and temporary files', () => {
     const store = fileStore({ directory: newDirectory() });
     for await (const info of store.list()) throw new Error(`unexpected ${info.id}`);
     expect(await store.purge({ olderThan: 0 })).toBe(0);
+  });
+});
+
+describe('fileStore reads and replaces only regular session files', () => {
+  const MATERIALIZE = new URL('./fixtures/file-materialize.mjs', import.meta.url).pathname;
+
+  /** A store whose directory holds `plant(path)` at the session file of `id`. */
+  const planted = async (plant: (path: string) => void) => {
+    const directory = newDirectory();
+    const store = fileStore({ directory });
+    await store.insert('other', 'x'); // creates the directory
+    const id = freshId();
+    plant(store.pathOf(id));
+    return { directory, store, id, path: store.pathOf(id) };
+  };
+
+  test('a FIFO where a session file should be: SessionCorruptError at once, the process does not block', async () => {
+    const { directory, id, path } = await planted((at) => execFileSync('mkfifo', ['-m', '600', at]));
+    const output = execFileSync(process.execPath, [MATERIALIZE, directory, id], { encoding: 'utf8', timeout: 20_000 });
+    expect(output).toBe(`SessionCorruptError: The session file ${path} is a FIFO, not a regular file: tied does not follow or read it`);
+  });
+
+  test('a directory there: SessionCorruptError naming it for materialize, update and remove, not a raw EISDIR', async () => {
+    const { store, id, path } = await planted((at) => mkdirSync(at));
+    for (const call of [store.materialize(id), store.update(id, 'x'), store.remove(id)]) {
+      const error = await rejection(call);
+      expect(error).toBeInstanceOf(SessionCorruptError);
+      expect((error as Error).message).toBe(`The session file ${path} is a directory, not a regular file: tied does not follow or read it`);
+    }
+    expect(statSync(path).isDirectory()).toBe(true);
+  });
+
+  test('a symbolic link there is neither followed nor replaced: its target keeps its content', async () => {
+    const target = join(root, `target-${freshId()}`);
+    writeFileSync(target, '{"json":{"admin":true}}');
+    const { store, id, path } = await planted((at) => symlinkSync(target, at));
+    for (const call of [store.materialize(id), store.update(id, 'pwned')]) {
+      expect(await rejection(call)).toMatchObject({ code: 'ERR_SESSION_CORRUPT', message: expect.stringContaining(`${path} is a symbolic link`) });
+    }
+    expect(lstatSync(path).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe('{"json":{"admin":true}}');
   });
 });
 

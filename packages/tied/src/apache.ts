@@ -4,7 +4,9 @@
  * file layout, table and lock names — so a Node process and a Perl process share one session store,
  * locks included. See docs/migrating-from-perl.md.
  */
-import { defineSession, type OpenOptions, type SessionParts } from '@tied/core';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { OPEN_OPTION_NAMES, defineSession, type OpenOptions, type SessionParts } from '@tied/core';
 import { hex } from '@tied/generators';
 import { fileLocker } from '@tied/lockers/file';
 import { base64 } from '@tied/serializers/base64';
@@ -14,7 +16,9 @@ import type { MySQLPool } from '@tied/stores/mysql';
 import type { PostgresPool } from '@tied/stores/postgres';
 import { dataSourceUrl } from './dbi-data-source.js';
 import { detectSchema } from './sql-schema.js';
-import { cachedFlavor, configuredFlavor, withDriver, type ConfiguredFlavor } from './flex.js';
+import { withDriver } from './driver.js';
+import { cachedFlavor } from './flavor-cache.js';
+import { configuredFlavor, type ConfiguredFlavor } from './flex.js';
 
 /** What every Perl flavor takes beside the open options: the length of new ids. */
 interface PerlIdArgs extends OpenOptions {
@@ -26,10 +30,17 @@ interface PerlIdArgs extends OpenOptions {
 }
 
 export interface ApacheFileArgs extends PerlIdArgs {
-  /** Where the session files are (Perl's Directory). Default `/tmp`, as in Perl. */
+  /**
+   * Where the session files are (Perl's Directory). Default: `<os.tmpdir()>/tied-apache-<uid>`, a
+   * private folder, not Perl's `/tmp` — to share Perl's sessions, give Perl's Directory and LockDirectory.
+   */
   directory?: string;
   Directory?: string;
-  /** Where the `Apache-Session-<id>.lock` files are (Perl's LockDirectory). Default `/tmp`, as in Perl. */
+  /**
+   * Where the `Apache-Session-<id>.lock` files are (Perl's LockDirectory). Default: the same private
+   * folder, not Perl's world-writable `/tmp`; pass `LockDirectory: '/tmp'` to lock with a Perl that
+   * uses its default.
+   */
   lockDirectory?: string;
   LockDirectory?: string;
 }
@@ -71,32 +82,46 @@ export interface ApachePostgresArgs extends PerlIdArgs {
   createTable?: boolean;
 }
 
-/** Perl's default Directory and LockDirectory. */
-const PERL_DEFAULT_DIRECTORY = '/tmp';
+/**
+ * tied/apache File's default Directory and LockDirectory: one private folder per user (created 0700),
+ * instead of Perl's /tmp, where anyone can plant or hold a lock file. Sessions are not left in /tmp
+ * either: with Perl's sessions visible but not Perl's locks, a Perl and a Node process could write one
+ * session at once; with both private, a setup that shares Perl's store must name both directories.
+ */
+const PRIVATE_DIRECTORY = join(tmpdir(), `tied-apache-${process.getuid?.() ?? userInfo().username}`);
 const PERL_TABLE = 'sessions';
 
 /**
  * A flavor per configuration, so that parts — and the pools they hold — are made once and shared by
  * every open with the same arguments. Perl's argument names are accepted beside ours.
  */
-function perlFlavor<A extends PerlIdArgs>(kind: string, build: (args: Record<string, unknown>) => Promise<SessionParts>): ConfiguredFlavor<A> {
-  return configuredFlavor<A>((partArgs) => cachedFlavor(`apache:${kind}`, partArgs, async () => defineSession(await build(partArgs))));
+function perlFlavor<A extends PerlIdArgs>(kind: string, accepted: readonly string[], build: (args: Record<string, unknown>) => Promise<SessionParts>): ConfiguredFlavor<A> {
+  const known = new Set(['length', ...accepted]);
+  return configuredFlavor<A>(`apache:${kind}`, (partArgs) => {
+    const unknown = Object.keys(partArgs).find((key) => !known.has(key));
+    if (unknown !== undefined) {
+      return Promise.reject(new TypeError(`Unknown argument "${unknown}" for tied/apache ${kind}; it takes ${[...known].join(', ')} (or Perl's names for them) and the open options ${[...OPEN_OPTION_NAMES].join(', ')}`));
+    }
+    return cachedFlavor(`apache:${kind}`, partArgs, async () => defineSession(await build(partArgs)));
+  });
 }
+
+const DBI_ARGUMENTS = ['DataSource', 'UserName', 'Password'];
 
 const generator = (args: Record<string, unknown>) => hex({ length: args.length as number | undefined });
 const schema = (args: Record<string, unknown>) => (args.schema as 'perl' | 'recommended' | undefined) ?? 'perl';
 const table = (args: Record<string, unknown>) => (args.table as string | undefined) ?? PERL_TABLE;
 
 /** Apache::Session::File: Store::File, Lock::File, Generate::MD5, Serialize::Storable. */
-export const File = perlFlavor<ApacheFileArgs>('File', async (args) => ({
-  store: fileStore({ directory: (args.directory as string | undefined) ?? PERL_DEFAULT_DIRECTORY }),
-  locker: fileLocker({ lockDirectory: (args.lockDirectory as string | undefined) ?? PERL_DEFAULT_DIRECTORY }),
+export const File = perlFlavor<ApacheFileArgs>('File', ['directory', 'lockDirectory'], async (args) => ({
+  store: fileStore({ directory: (args.directory as string | undefined) ?? PRIVATE_DIRECTORY }),
+  locker: fileLocker({ lockDirectory: (args.lockDirectory as string | undefined) ?? PRIVATE_DIRECTORY }),
   generator: generator(args),
   serializer: storable(),
 }));
 
 /** Apache::Session::MySQL: Store::MySQL, Lock::MySQL (`GET_LOCK('Apache-Session-<id>')`), Generate::MD5, Serialize::Storable. */
-export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', async (args) => {
+export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', ['pool', 'uri', 'table', 'schema', 'createTable', ...DBI_ARGUMENTS], async (args) => {
   // The driver is loaded on first use, so tied/apache works without mysql2 installed.
   const { mysqlStore, mysqlLocker } = await withDriver('mysql2', import('@tied/stores/mysql'));
   const connection = { pool: args.pool as MySQLPool | undefined, uri: (args.uri as string | undefined) ?? dataSourceUrl(args, 'mysql') };
@@ -110,7 +135,7 @@ export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', async (args) => {
  * Apache::Session::Postgres with `Commit => 1`: Store::Postgres, whose `SELECT … FOR UPDATE` holds the
  * row locked in a transaction until release (Lock::Null: no other lock), Generate::MD5, Serialize::Base64.
  */
-export const Postgres = perlFlavor<ApachePostgresArgs>('Postgres', async (args) => {
+export const Postgres = perlFlavor<ApachePostgresArgs>('Postgres', ['pool', 'connectionString', 'table', 'schema', 'createTable', ...DBI_ARGUMENTS], async (args) => {
   const { postgresRowParts } = await withDriver('pg', import('@tied/stores/postgres'));
   const { store, locker } = postgresRowParts({
     pool: args.pool as PostgresPool | undefined,

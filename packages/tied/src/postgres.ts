@@ -1,14 +1,16 @@
 import type { OpenOptions } from '@tied/core';
 import type { PostgresPool } from '@tied/stores/postgres';
 import { dataSourceUrl } from './dbi-data-source.js';
-import { configuredFlavor, flexFlavor, registerPart, withDriver } from './flex.js';
+import { withDriver } from './driver.js';
+import { configuredFlexFlavor } from './flex.js';
+import { registerPart } from './registry.js';
 import { detectSchema } from './sql-schema.js';
 
 /** What `PostgresSession.open` takes: the connection, the store's options, and open options. */
 export interface PostgresSessionArgs extends OpenOptions {
   /** A pg Pool you already have (tied never ends it). */
   pool?: PostgresPool;
-  /** Or tied makes a pool for this connection string; `(await PostgresSession.flavor({ connectionString })).close()` ends it. */
+  /** Or tied makes a pool for this connection string; `PostgresSession.close({ connectionString })` ends it. */
   connectionString?: string;
   /** Default `sessions`. */
   table?: string;
@@ -36,14 +38,14 @@ registerPart('store', 'Postgres', async (args) => {
   if (args.createTable === true) await store.createTable();
   await detectSchema(store);
   return store;
-});
+}, { arguments: ['pool', 'connectionString', 'table', 'schema', 'createTable', 'DataSource', 'UserName', 'Password'] });
 registerPart('lock', 'Postgres', async (args) => {
   const { postgresLocker } = await withDriver('pg', import('@tied/stores/postgres'));
   return postgresLocker(connection(args, true));
-});
+}, { arguments: ['pool', 'connectionString', 'DataSource', 'UserName', 'Password', 'LockDataSource', 'LockUserName', 'LockPassword'] });
 
 /**
  * Sessions in a PostgreSQL table, locked with advisory locks, nanoid ids, superjson. Every open with
  * the same pool (or connection string) and options shares one set of parts.
  */
-export const PostgresSession = configuredFlavor<PostgresSessionArgs>((partArgs) => flexFlavor(POSTGRES_PARTS, partArgs));
+export const PostgresSession = configuredFlexFlavor<PostgresSessionArgs>(POSTGRES_PARTS);

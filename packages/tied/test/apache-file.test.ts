@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import { InvalidSessionIdError, tied } from 'tied';
 import { File } from 'tied/apache';
 import { hostileIds } from '@tied/conformance';
+import type { FileLocker, FileStore } from '@tied/stores/file';
 import { interopTests, perlUnavailable, type InteropConfig } from './apache-interop.js';
 
 const skip = await perlUnavailable(['Apache::Session::File']);
@@ -29,6 +30,15 @@ describe('tied/apache File: Perl\'s layout', () => {
     // Storable's network-order header, then the session hash (SX_HASH).
     expect([...readFileSync(join(directory, id)).subarray(0, 3)]).toEqual([0x05, 0x0b, 0x03]);
     expect(statSync(join(lockDirectory, `Apache-Session-${id}.lock`)).isFile()).toBe(true);
+  });
+
+  test('without Directory and LockDirectory, sessions and lock files go to a private folder of this user, not Perl\'s world-writable /tmp', async () => {
+    const { parts } = await File.flavor({});
+    const privateFolder = join(tmpdir(), `tied-apache-${process.getuid!()}`);
+    expect((parts.store as FileStore).directory).toBe(privateFolder);
+    expect((parts.locker as FileLocker).lockDirectory).toBe(privateFolder);
+    // Sharing Perl's default lock directory takes saying so.
+    expect(((await File.flavor({ LockDirectory: '/tmp' })).parts.locker as FileLocker).lockDirectory).toBe('/tmp');
   });
 
   test('ids that Generate::MD5 would refuse never reach the store or the locker', async () => {

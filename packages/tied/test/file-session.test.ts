@@ -138,6 +138,9 @@ describe('FileSession faults and bad input', () => {
       generator: nanoid(),
       serializer: superjson(),
     });
+    // Made once, with no id: the flavor asks the store whether it fuses with the locker.
+    expect(calls).toEqual(['store.fuse']);
+    calls.length = 0;
     const ids = [...hostileIds.filter((id) => id !== undefined && id !== null), '../../etc/passwd', 'a/b', '.', '..', '\0', 'x'.repeat(10_000)];
     for (const id of ids) {
       expect(await rejection(Flavor.open(id as string))).toBeInstanceOf(InvalidSessionIdError);
@@ -145,5 +148,86 @@ describe('FileSession faults and bad input', () => {
     }
     expect(calls).toEqual([]);
     expect(existsSync(directory)).toBe(false);
+  });
+});
+
+describe('FileSession leaves no lock file behind a session that does not exist', () => {
+  /** A file flavor of its own in a fresh directory (sessions and lock files together). */
+  const flavorIn = (directory: string) => defineSession({
+    store: fileStore({ directory }),
+    locker: fileLocker({ lockDirectory: directory }),
+    generator: nanoid(),
+    serializer: superjson(),
+  });
+  const lockFiles = (directory: string) => existsSync(directory) ? readdirSync(directory, { recursive: true }).filter((name) => String(name).includes('Apache-Session-')) : [];
+
+  test('opening an absent id, for writing or readonly, removes the lock file it created', async () => {
+    const directory = join(root, 'absent');
+    const Flavor = flavorIn(directory);
+    const id = 'absentsessionid000000'; // a nanoid's 21 characters
+    for (const options of [{}, { readonly: true }, { transaction: false }]) {
+      expect(await rejection(Flavor.open(id, options))).toBeInstanceOf(SessionNotFoundError);
+      expect(lockFiles(directory)).toEqual([]);
+    }
+  });
+
+  test('not while another holder has the lock file: a reader elsewhere keeps it, and its lock', async () => {
+    const directory = join(root, 'absent-held');
+    const Flavor = flavorIn(directory);
+    const id = 'absentsessionid000001';
+    // Another locker is another open file description: to flock, another process.
+    const elsewhere = fileLocker({ lockDirectory: directory });
+    const held = await elsewhere.acquire(id, 'read');
+    expect(await rejection(Flavor.open(id, { readonly: true }))).toBeInstanceOf(SessionNotFoundError);
+    expect(lockFiles(directory)).toEqual([`Apache-Session-${id}.lock`]);
+    // Its lock still excludes a writer that opens the file at the path.
+    expect(await rejection(fileLocker({ lockDirectory: directory }).acquire(id, 'write', { timeout: 100 }))).toMatchObject({ code: 'ERR_LOCK_TIMEOUT' });
+    await held.release();
+  });
+
+  test('deleting a session removes its lock file too; purge removes stale lock files with old sessions', async () => {
+    const directory = join(root, 'deleted');
+    const Flavor = flavorIn(directory);
+    const session = await Flavor.open();
+    session.n = 1;
+    await tied(session).delete();
+    expect(readdirSync(directory)).toEqual([]);
+
+    const old = await Flavor.open();
+    old.n = 1;
+    await tied(old).release();
+    // A lock file left by a process that died while holding a session that never existed.
+    writeFileSync(join(directory, 'Apache-Session-crashed.lock'), '', { mode: 0o600 });
+    const hourAgo = Date.now() / 1000 - 3600;
+    for (const name of readdirSync(directory)) utimesSync(join(directory, name), hourAgo, hourAgo);
+    expect(await Flavor.purge({ olderThan: 60_000 })).toBe(1);
+    expect(readdirSync(directory)).toEqual([]);
+  });
+});
+
+describe('a session opened twice in one async flow', () => {
+  test('the process keeps waiting, visibly: a TIED_LOCK_WAIT warning after 5 s names the session and this process', async () => {
+    const child = spawn(process.execPath, [new URL('./fixtures/open-twice.mjs', import.meta.url).pathname], {
+      env: { ...process.env, TIED_DIRECTORY: join(root, 'twice') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const warned = new Promise<void>((resolve) => {
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (stderr.includes('TIED_LOCK_WAIT')) resolve();
+      });
+    });
+    // Before, Node saw nothing pending and exited at once with code 13 and no message.
+    const first = await Promise.race([warned.then(() => 'warned'), exited.then((code) => `exited with ${code}`)]);
+    expect(first).toBe('warned');
+    const id = stdout.trim();
+    expect(stderr).toContain(`[TIED_LOCK_WAIT] Warning: Session ${id} has waited 5 s for its write lock, held by another session of this same process.`);
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGKILL');
+    await exited;
   });
 });
