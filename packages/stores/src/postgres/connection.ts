@@ -130,7 +130,10 @@ function cancelRequest(client: Client): Promise<void> {
   request.writeInt32BE(secretKey, 12);
   return new Promise<void>((resolve, reject) => {
     const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host);
-    socket.once('connect', () => socket.end(request));
+    // The server closes the connection once it has the request; closing it first makes PgBouncer 1.18
+    // abort with "bad client state" (and every client with it).
+    socket.once('connect', () => socket.write(request));
+    socket.setTimeout(5000, () => socket.destroy());
     socket.once('error', reject);
     socket.once('close', () => resolve());
     socket.resume();

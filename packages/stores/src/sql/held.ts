@@ -130,15 +130,28 @@ function checkout<C>(driver: SqlDriver<C>, wait: Wait): Promise<C> {
   });
 }
 
-/** Runs the statements; an abort cancels them on the server (the caller then sees `signal.aborted`). */
+/**
+ * Runs the statements; an abort cancels them on the server (the caller then sees `signal.aborted`).
+ * A cancel that arrives before the statement runs (a proxy such as PgBouncer may forward it early)
+ * is sent again; if the statements still run, or a cancel cannot be sent, it gives up and the caller
+ * closes the connection, which ends the wait.
+ */
 function abortable<C>(held: Held<C>, statements: readonly string[], signal: AbortSignal | undefined): Promise<unknown[]> {
   const running = held.driver.run(held.connection, statements);
   if (!signal) return running;
   return new Promise<unknown[]>((resolve, reject) => {
-    // If the cancel itself fails, give up at once: the caller closes the connection, which ends the wait.
-    const onAbort = () => void held.driver.cancel(held.connection).catch(() => reject(abortReason(signal)));
+    const timers: NodeJS.Timeout[] = [];
+    const giveUp = () => reject(abortReason(signal));
+    const cancel = () => void held.driver.cancel(held.connection).catch(giveUp);
+    const onAbort = () => {
+      cancel();
+      timers.push(setTimeout(cancel, 250), setTimeout(giveUp, 2000));
+    };
     signal.addEventListener('abort', onAbort, { once: true });
-    running.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    running.then(resolve, reject).finally(() => {
+      signal.removeEventListener('abort', onAbort);
+      for (const timer of timers) clearTimeout(timer);
+    });
   });
 }
 
