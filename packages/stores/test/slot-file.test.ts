@@ -118,6 +118,21 @@ describe('slot files: layout', () => {
     expect(text((await other.store.materialize(id)).data)).toBe('after');
   });
 
+  test('a store and a locker made apart on one directory fuse, and a lock from the locker saves through the access', async () => {
+    const directory = newDirectory();
+    const store = slotFileStore({ directory });
+    const locker = slotFileLocker({ directory });
+    const access = store.fuse!(locker)!;
+    expect(access).toBeDefined();
+    expect(store.fuse!(slotFileLocker({ directory: newDirectory() }))).toBeUndefined();
+    const id = freshId();
+    await access.updateAndRelease(await access.lockAndInsert(id, 'one', {}), id, undefined);
+    await access.updateAndRelease(await locker.acquire(id, 'write'), id, 'two');
+    expect(text((await store.materialize(id)).data)).toBe('two');
+    await access.removeAndRelease(await locker.acquire(id, 'write'), id);
+    expect(readdirSync(directory)).toEqual([]);
+  });
+
   test('a write through a released lock is refused with LockLostError and writes nothing', async () => {
     const { store, access } = parts();
     const id = freshId();

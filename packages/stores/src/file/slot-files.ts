@@ -51,8 +51,14 @@ interface Held {
   released: boolean;
 }
 
-/** The lockers made by `slotFileParts`, so that its store recognizes them in `fuse`. */
+/** The slot-file lockers, so that a store of the same directory recognizes them in `fuse`. */
 const lockerContexts = new WeakMap<Locker, SlotFiles>();
+/**
+ * Each held lock of a slot-file locker or access, with its state: a session may take a lock from the
+ * locker (e.g. to save a session opened readonly) and hand it to the fused access of a store made
+ * apart (as Flex makes them), so the state is found through the lock, whoever made it.
+ */
+const held = new WeakMap<Lock, Held>();
 
 type SlotFiles = ReturnType<typeof slotFiles>;
 
@@ -80,7 +86,6 @@ export function slotFileLocker(options: SlotFileOptions): SlotFileLocker {
 function slotFiles(options: SlotFileOptions) {
   const { directory, fileMode, durable } = checkOptions(options);
   const queue = memoryLocker();
-  const held = new WeakMap<Lock, Held>();
   let directoryChecked = false;
   let growCounter = 0;
 
