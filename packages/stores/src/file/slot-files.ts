@@ -8,6 +8,7 @@ import {
   type AcquireOptions, type FusedAccess, type Lock, type Locker, type LockMode, type Payload, type Store, type StoredSession, type StoredSessionInfo,
 } from '@tied/core';
 import { assertPrivateDirectory, createDirectory } from './directory.js';
+import { FlockUnavailableError } from './errors.js';
 import { LOCK_EX, LOCK_SH, tryFlock } from './flock.js';
 import { assertFileNameId, errorCode, FILE_NAME_ID, PERL_LOCK_FILE } from './names.js';
 import { kindOf, openRegularFile, stillAt } from './open-file.js';
@@ -161,7 +162,7 @@ function slotFiles(options: SlotFileOptions) {
     const temp = `${directory}/.${id}.grow-${process.pid}-${threadId}-${++growCounter}`;
     const fd = openSync(temp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, fileMode);
     try {
-      tryFlock(fd, LOCK_EX); // nobody else knows this file yet: taken at once
+      flockIfAvailable(fd); // nobody else knows this file yet: taken at once
       pwrite(fd, encodeFile(capacity, sequence, Date.now(), payload), 0);
       renameSync(temp, target.path);
     } catch (error) {
@@ -534,7 +535,7 @@ function removeIfUnused(path: string, cutoff: number): boolean {
   }
   const { fd } = opened;
   try {
-    if (!tryFlock(fd, LOCK_EX)) return false;
+    if (!flockIfAvailable(fd)) return false;
     // Written between the scan and the lock: no longer expired.
     const stats = fstatSync(fd);
     if (stats.mtimeMs > cutoff || !stillAt(path, stats)) return false;
@@ -545,6 +546,19 @@ function removeIfUnused(path: string, cutoff: number): boolean {
     throw error;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * An exclusive flock without waiting; true without one where flock cannot be called (Windows): the
+ * store alone, with another backend's locker, still grows files and purges there.
+ */
+function flockIfAvailable(fd: number): boolean {
+  try {
+    return tryFlock(fd, LOCK_EX);
+  } catch (error) {
+    if (error instanceof FlockUnavailableError) return true;
+    throw error;
   }
 }
 
