@@ -143,13 +143,14 @@ function slotFiles(options: SlotFileOptions) {
     const file = encodeFile(capacity, 1, Date.now(), payload);
     pwrite(fd, file.subarray(HEADER_SIZE), HEADER_SIZE);
     pwrite(fd, file.subarray(0, HEADER_SIZE), 0);
+    if (durable) syncDirectory(); // the new file's name, too
     return { capacity, current: 0, sequence: 1 };
   };
 
   /**
    * Writes a new version. It goes to the slot not holding the current one; a payload too large for
    * the slots makes a new file with larger slots that is renamed over the old one — flocked before
-   * the rename, so the lock moves with it (`target.fd` is then the new file's descriptor).
+   * the rename, so the lock moves with it: `grown` is the new file's descriptor, which holds it.
    */
   const writeNext = (id: string, target: { fd: number; path: string }, state: SlotState, payload: Buffer): { state: SlotState; grown?: { fd: number; stats: Stats } } => {
     const sequence = state.sequence + 1;
@@ -372,6 +373,7 @@ function slotFiles(options: SlotFileOptions) {
       try {
         const state = heldState(lock);
         unlinkIfStillAt(state.path, state.stats);
+        if (durable) syncDirectory();
       } finally {
         await lock.release();
       }
