@@ -471,6 +471,7 @@ function slotFiles(options: SlotFileOptions) {
       checkDirectory();
       try {
         unlinkSync(path);
+        if (durable) syncDirectory();
       } catch (error) {
         if (errorCode(error) === 'ENOENT') return;
         const found = lstatSync(path, { throwIfNoEntry: false });
