@@ -94,6 +94,7 @@ describe('options', () => {
     expect(() => redisLocker({ url: REDIS_URL, lease: 50 })).toThrow(/lease must be an integer of at least 100 ms/);
     expect(() => redisLocker({ url: REDIS_URL, prefix: 'app:{x}:' })).toThrow(/prefix must be a string without \{ or \}/);
     expect(() => redisLocker({})).toThrow(/needs a client .* or a url/);
+    expect(() => redisLocker({ url: REDIS_URL, leese: 500 } as never)).toThrow(/unknown option leese; the options are client, url, prefix, lease/);
     const client = redisClient({ keyPrefix: 'app:' });
     expect(() => redisLocker({ client })).toThrow(/keyPrefix/);
     expect(() => redisLocker({ client, url: REDIS_URL })).toThrow(/either client or url/);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import { testOrSkip } from '@tied/conformance';
 import type { Redis } from 'ioredis';
-import { SessionNotFoundError, SessionTooLargeError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
+import { SessionCorruptError, SessionExistsError, SessionNotFoundError, SessionTooLargeError, defineSession, memoryLocker, tied, type Flavor, type Lock } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { redisLocker } from '@tied/lockers/redis';
 import { superjson } from '@tied/serializers';
@@ -24,9 +24,9 @@ function client(options: Parameters<typeof redisClient>[0] = {}, url?: string): 
 }
 
 /** Sessions on `on`: redisStore + redisLocker on that one client, so they fuse. */
-function flavorOn(on: Redis, options: { ttl?: number; lease?: number; maxPayloadBytes?: number } = {}): Flavor {
+function flavorOn(on: Redis, options: { ttl?: number; lease?: number; maxPayloadBytes?: number; replicas?: number } = {}): Flavor {
   const flavor = defineSession({
-    store: redisStore({ client: on, prefix, ttl: options.ttl, maxPayloadBytes: options.maxPayloadBytes }),
+    store: redisStore({ client: on, prefix, ttl: options.ttl, maxPayloadBytes: options.maxPayloadBytes, replicas: options.replicas, replicaTimeout: 50 }),
     locker: redisLocker({ client: on, prefix, lease: options.lease }),
     generator: nanoid(),
     serializer: superjson(),
@@ -118,6 +118,33 @@ describe('round trips of the fused cycle, counted on the wire', () => {
       await tied(session)!.release();
     })).toBe(3);
   });
+
+  it('with replicas, WAIT travels with the write; too few replicas is BackendError (the compare-and-delete after a failed write: 1 more), the lock freed', async () => {
+    const connected = Number(/connected_slaves:(\d+)/.exec(await admin.info('replication'))![1]);
+    const waiting = flavorOn(proxied, { replicas: connected + 1 });
+    let error: unknown;
+    expect(await roundTripsOf(async () => {
+      const session = await waiting.open<Counter>(id);
+      session.count = 50;
+      error = await tied(session).release().catch((e: unknown) => e);
+    })).toBe(3);
+    expect(error).toBeInstanceOf(BackendError);
+    expect((error as Error).message).toMatch(new RegExp(`only ${connected} of the ${connected + 1} replicas asked for confirmed it within 50 ms`));
+    expect(await admin.exists(lockKeyOf(id))).toBe(0);
+    // A new session: the lease its insert took is freed too.
+    await expect(waiting.open<Counter>()).rejects.toBeInstanceOf(BackendError);
+    expect(await admin.keys(`${prefix}lock:*`)).toEqual([]);
+    const again = await flavor.open<Counter>(id);
+    again.count = 0;
+    await tied(again).release();
+  });
+
+  it('open and delete(): 2 round trips (lock+read, fenced remove+unlock)', async () => {
+    const doomed = await created(flavor);
+    expect(await roundTripsOf(async () => tied(await flavor.open(doomed)).delete())).toBe(2);
+    expect(await admin.exists(`${prefix}{${doomed}}`)).toBe(0);
+    expect(await admin.exists(lockKeyOf(doomed))).toBe(0);
+  });
 });
 
 describe('fencing: a write under a lease that ran out is refused', () => {
@@ -152,6 +179,29 @@ describe('fencing: a write under a lease that ran out is refused', () => {
     const again = await flavor.open<Counter>(id, { lockTimeout: 1000 });
     expect(again.count).toBe(5);
     await tied(again)!.release();
+  });
+});
+
+describe('fencing: a lock this process released is a lost lock', () => {
+  it('updateLocked, updateAndRelease and removeAndRelease with it: LockLostError, the next holder\'s session untouched', async () => {
+    const on = client();
+    const store = redisStore({ client: on, prefix });
+    const locker = redisLocker({ client: on, prefix });
+    const access = store.fuse!(locker)!;
+    const id = await created(flavorOn(on), 1);
+    for (const write of [
+      (lock: Lock) => access.updateLocked(lock, id, superjson().serialize({ count: 99 })),
+      (lock: Lock) => access.updateAndRelease(lock, id, superjson().serialize({ count: 99 })),
+      (lock: Lock) => access.removeAndRelease(lock, id),
+    ]) {
+      const { lock } = await access.lockAndMaterialize(id, 'write', {});
+      await lock.release();
+      const next = await locker.acquire(id, 'write', { timeout: 1000 });
+      await expect(write(lock)).rejects.toBeInstanceOf(LockLostError);
+      await next.release();
+      expect(await countOf(id)).toBe(1);
+    }
+    await expect(access.updateLocked({ id, mode: 'write', release: async () => {} }, id, 'x')).rejects.toThrow(/not one of this redisLocker's/);
   });
 });
 
@@ -282,5 +332,85 @@ describe('fusing', () => {
     expect(await admin.pttl(lockKeyOf(id))).toBeGreaterThan(4000);
     await tied(session)!.release();
     expect(await admin.exists(lockKeyOf(id))).toBe(0);
+  });
+});
+
+describe('a data key that is not a session hash (a string, a list): SessionCorruptError, and no lease left behind', () => {
+  const dataKeyOf = (id: string) => `${prefix}{${id}}`;
+  const lockIsFree = async (id: string) => {
+    expect(await admin.exists(lockKeyOf(id))).toBe(0);
+    await (await redisLocker({ client: admin, prefix }).acquire(id, 'write', { timeout: 100 })).release();
+  };
+
+  it('open: the script takes no lease; the error names the key and its type', async () => {
+    const flavor = flavorOn(client());
+    const id = await created(flavor);
+    await admin.set(dataKeyOf(id), 'not a hash');
+    const error = await flavor.open(id).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionCorruptError);
+    expect((error as SessionCorruptError).code).toBe('ERR_SESSION_CORRUPT');
+    expect((error as Error).message).toContain(`${dataKeyOf(id)} holds a Redis string`);
+    await lockIsFree(id);
+    expect(await admin.get(dataKeyOf(id))).toBe('not a hash');
+  });
+
+  it('release with a write: the lease is released by the same script, the key untouched', async () => {
+    const flavor = flavorOn(client());
+    const id = await created(flavor);
+    const session = await flavor.open<Counter>(id);
+    await admin.del(dataKeyOf(id));
+    await admin.rpush(dataKeyOf(id), 'a list');
+    session.count = 1;
+    await expect(tied(session).release()).rejects.toBeInstanceOf(SessionCorruptError);
+    await lockIsFree(id);
+    expect(await admin.lrange(dataKeyOf(id), 0, -1)).toEqual(['a list']);
+  });
+
+  it('save() keeps the lock (the session still holds it); the release after it frees it', async () => {
+    const flavor = flavorOn(client());
+    const id = await created(flavor);
+    const session = await flavor.open<Counter>(id);
+    await admin.del(dataKeyOf(id));
+    await admin.set(dataKeyOf(id), 'x');
+    session.count = 1;
+    await expect(tied(session).save()).rejects.toBeInstanceOf(SessionCorruptError);
+    expect(await admin.exists(lockKeyOf(id))).toBe(1);
+    await expect(tied(session).release()).rejects.toBeInstanceOf(SessionCorruptError);
+    await lockIsFree(id);
+  });
+
+  it('a new session under an id whose key holds something else: SessionExistsError, no lease', async () => {
+    const flavor = flavorOn(client());
+    const id = 'taken_by_a_string_abc';
+    await admin.set(dataKeyOf(id), 'x');
+    await expect(flavor.open(undefined, { id })).rejects.toBeInstanceOf(SessionExistsError);
+    await lockIsFree(id);
+  });
+
+  it('the store alone: materialize and update refuse it, list and purge pass it by', async () => {
+    const store = redisStore({ client: client(), prefix });
+    const id = 'a-string-not-a-session';
+    await admin.set(dataKeyOf(id), 'x');
+    await expect(store.materialize(id)).rejects.toBeInstanceOf(SessionCorruptError);
+    await expect(store.update(id, 'data')).rejects.toBeInstanceOf(SessionCorruptError);
+    await expect(store.insert(id, 'data')).rejects.toBeInstanceOf(SessionExistsError);
+    const listed: string[] = [];
+    for await (const info of store.list!()) listed.push(info.id);
+    expect(listed).not.toContain(id);
+    await store.purge!({ olderThan: -60_000 });
+    expect(await admin.get(dataKeyOf(id))).toBe('x');
+  });
+});
+
+describe('a new session under an id whose lock someone holds', () => {
+  it('waits for the lock, then inserts (the holder may be creating it)', async () => {
+    const flavor = flavorOn(client());
+    const id = 'held_while_absent_abc';
+    await admin.set(lockKeyOf(id), 'another holder', 'PX', 200);
+    const session = await flavor.open<Counter>(undefined, { id, lockTimeout: 3000 });
+    expect(tied(session).isStored).toBe(true);
+    session.count = 1;
+    await tied(session).release();
+    expect(await countOf(id)).toBe(1);
   });
 });

@@ -16,6 +16,10 @@ export interface RedisSessionArgs extends OpenOptions {
   ttl?: number;
   /** How long a dead holder's lock outlives it, in ms. Default 10,000. */
   lease?: number;
+  /** A write is acknowledged once this many replicas have it (Redis WAIT, same round trip). Default 0. */
+  replicas?: number;
+  /** With `replicas`: how long a write waits for them, in ms, before `BackendError`. Default 1000. */
+  replicaTimeout?: number;
 }
 
 const REDIS_PARTS = { store: 'Redis', lock: 'Redis', generate: 'Nanoid', serialize: 'SuperJSON' } as const;
@@ -28,8 +32,13 @@ function connection(args: Record<string, unknown>) {
 // The driver is loaded when a Redis part is first made, so tied works without ioredis installed.
 registerPart('store', 'Redis', async (args) => {
   const { redisStore } = await withDriver('ioredis', import('@tied/stores/redis'));
-  return redisStore({ ...connection(args), ttl: args.ttl as number | undefined });
-}, { arguments: ['client', 'url', 'prefix', 'ttl'] });
+  return redisStore({
+    ...connection(args),
+    ttl: args.ttl as number | undefined,
+    replicas: args.replicas as number | undefined,
+    replicaTimeout: args.replicaTimeout as number | undefined,
+  });
+}, { arguments: ['client', 'url', 'prefix', 'ttl', 'replicas', 'replicaTimeout'] });
 registerPart('lock', 'Redis', async (args) => {
   const { redisLocker } = await withDriver('ioredis', import('@tied/lockers/redis'));
   return redisLocker({ ...connection(args), lease: args.lease as number | undefined });
