@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { SerializationError, SessionCorruptError } from '@tied/core';
-import { serializerSuite } from '@tied/conformance';
+import { serializerSuite } from '@tied/conformance/jest';
 import { PerlRef, SlotForm, bless, blessed, nfreeze, perlDetails, perlDouble, storable, thaw } from '../src/storable.js';
 
 // ---------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { lockerSuite, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
+import { lockerSuite, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { redisLocker } from '@tied/lockers/redis';
 import { redisStore } from '@tied/stores/redis';
 

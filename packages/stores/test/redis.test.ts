@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { storeSuite, testOrSkip } from '@tied/conformance';
+import { accessSuite, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { redisStore } from '@tied/stores/redis';
+import { redisLocker } from '@tied/lockers/redis';
 import { freshPrefix, redisClient, redisUnavailable, removeKeys } from './fixtures/redis-kit.js';
 
 const skip = await redisUnavailable();
@@ -20,6 +21,7 @@ afterAll(async () => {
 // Payloads above 2 MiB are refused, so the suite's too-large test runs without a 512 MiB string.
 storeSuite({ name: 'redisStore', skip, factory: () => redisStore({ client, prefix: prefix('conf'), maxPayloadBytes: 2 * 1024 * 1024 }) });
 storeSuite({ name: 'redisStore (url, ttl)', skip, factory: () => redisStore({ url: 'redis://127.0.0.1:6379', prefix: prefix('conf-url'), ttl: 60_000, maxPayloadBytes: 2 * 1024 * 1024 }) });
+accessSuite({ name: 'redisStore + redisLocker', skip, factory: () => ({ store: redisStore({ client, prefix: prefix('access'), maxPayloadBytes: 2 * 1024 * 1024 }), locker: redisLocker({ client, prefix: prefix('access-lock') }) }) });
 
 const it = testOrSkip(skip);
 
