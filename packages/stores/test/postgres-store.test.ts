@@ -125,7 +125,7 @@ describe('postgresStore', () => {
     const flavor = flavorOn(store, pool);
     const session = await flavor.open<{ n: number }>();
     const id = session._session_id;
-    expect((await store.materialize(id)).data).toBeDefined();
+    expect(superjson().unserialize((await store.materialize(id)).data)).toEqual({ _session_id: id });
     session.n = 1;
     await tied(session)!.save();
     const { rows: [saved] } = await pool.query(`SELECT convert_from(a_session, 'UTF8') AS text FROM ${RECOMMENDED} WHERE id = $1`, [id]);
