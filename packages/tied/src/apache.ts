@@ -4,7 +4,7 @@
  * file layout, table and lock names — so a Node process and a Perl process share one session store,
  * locks included. See docs/migrating-from-perl.md.
  */
-import { defineSession, type OpenOptions, type SessionParts } from '@tied/core';
+import { OPEN_OPTION_NAMES, defineSession, type OpenOptions, type SessionParts } from '@tied/core';
 import { hex } from '@tied/generators';
 import { fileLocker } from '@tied/lockers/file';
 import { base64 } from '@tied/serializers/base64';
@@ -13,7 +13,9 @@ import { fileStore } from '@tied/stores/file';
 import type { MySQLPool } from '@tied/stores/mysql';
 import type { PostgresConnectionOptions } from '@tied/stores/postgres';
 import { dataSourceUrl } from './dbi-data-source.js';
-import { cachedFlavor, configuredFlavor, withDriver, type ConfiguredFlavor } from './flex.js';
+import { withDriver } from './driver.js';
+import { cachedFlavor } from './flavor-cache.js';
+import { configuredFlavor, type ConfiguredFlavor } from './flex.js';
 
 /** What every Perl flavor takes beside the open options: the length of new ids. */
 interface PerlIdArgs extends OpenOptions {
@@ -78,16 +80,25 @@ const PERL_TABLE = 'sessions';
  * A flavor per configuration, so that parts — and the pools they hold — are made once and shared by
  * every open with the same arguments. Perl's argument names are accepted beside ours.
  */
-function perlFlavor<A extends PerlIdArgs>(kind: string, build: (args: Record<string, unknown>) => Promise<SessionParts>): ConfiguredFlavor<A> {
-  return configuredFlavor<A>((partArgs) => cachedFlavor(`apache:${kind}`, partArgs, async () => defineSession(await build(partArgs))));
+function perlFlavor<A extends PerlIdArgs>(kind: string, accepted: readonly string[], build: (args: Record<string, unknown>) => Promise<SessionParts>): ConfiguredFlavor<A> {
+  const known = new Set(['length', ...accepted]);
+  return configuredFlavor<A>(`apache:${kind}`, (partArgs) => {
+    const unknown = Object.keys(partArgs).find((key) => !known.has(key));
+    if (unknown !== undefined) {
+      return Promise.reject(new TypeError(`Unknown argument "${unknown}" for tied/apache ${kind}; it takes ${[...known].join(', ')} (or Perl's names for them) and the open options ${[...OPEN_OPTION_NAMES].join(', ')}`));
+    }
+    return cachedFlavor(`apache:${kind}`, partArgs, async () => defineSession(await build(partArgs)));
+  });
 }
+
+const DBI_ARGUMENTS = ['DataSource', 'UserName', 'Password'];
 
 const generator = (args: Record<string, unknown>) => hex({ length: args.length as number | undefined });
 const schema = (args: Record<string, unknown>) => (args.schema as 'perl' | 'recommended' | undefined) ?? 'perl';
 const table = (args: Record<string, unknown>) => (args.table as string | undefined) ?? PERL_TABLE;
 
 /** Apache::Session::File: Store::File, Lock::File, Generate::MD5, Serialize::Storable. */
-export const File = perlFlavor<ApacheFileArgs>('File', async (args) => ({
+export const File = perlFlavor<ApacheFileArgs>('File', ['directory', 'lockDirectory'], async (args) => ({
   store: fileStore({ directory: (args.directory as string | undefined) ?? PERL_DEFAULT_DIRECTORY }),
   locker: fileLocker({ lockDirectory: (args.lockDirectory as string | undefined) ?? PERL_DEFAULT_DIRECTORY }),
   generator: generator(args),
@@ -95,7 +106,7 @@ export const File = perlFlavor<ApacheFileArgs>('File', async (args) => ({
 }));
 
 /** Apache::Session::MySQL: Store::MySQL, Lock::MySQL (`GET_LOCK('Apache-Session-<id>')`), Generate::MD5, Serialize::Storable. */
-export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', async (args) => {
+export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', ['pool', 'uri', 'table', 'schema', 'createTable', ...DBI_ARGUMENTS], async (args) => {
   // The driver is loaded on first use, so tied/apache works without mysql2 installed.
   const { mysqlStore } = await withDriver('mysql2', import('@tied/stores/mysql'));
   const { mysqlLocker } = await withDriver('mysql2', import('@tied/lockers/mysql'));
@@ -109,7 +120,7 @@ export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', async (args) => {
  * Apache::Session::Postgres with `Commit => 1`: Store::Postgres, whose `SELECT … FOR UPDATE` holds the
  * row locked in a transaction until release (Lock::Null: no other lock), Generate::MD5, Serialize::Base64.
  */
-export const Postgres = perlFlavor<ApachePostgresArgs>('Postgres', async (args) => {
+export const Postgres = perlFlavor<ApachePostgresArgs>('Postgres', ['pool', 'connectionString', 'table', 'schema', 'createTable', ...DBI_ARGUMENTS], async (args) => {
   const { postgresStore } = await withDriver('pg', import('@tied/stores/postgres'));
   const { postgresRowLocker } = await withDriver('pg', import('@tied/lockers/postgres-row'));
   const connection = {

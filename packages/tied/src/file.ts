@@ -5,7 +5,7 @@ import { nanoid } from '@tied/generators';
 import { fileLocker } from '@tied/lockers/file';
 import { superjson } from '@tied/serializers';
 import { fileStore } from '@tied/stores/file';
-import { registerPart } from './flex.js';
+import { registerPart } from './registry.js';
 
 /**
  * Where the embedded default keeps session files and their lock files: `$TIED_DIRECTORY`, else
@@ -37,8 +37,8 @@ registerPart('store', 'File', (args) => fileStore({
   fsync: args.fsync as boolean | undefined,
   shardDepth: args.shardDepth as number | undefined,
   mode: args.mode as number | undefined,
-}));
+}), { arguments: ['directory', 'fsync', 'shardDepth', 'mode'] });
 // Lock files go beside the sessions unless a lock directory is named.
 registerPart('lock', 'File', (args) => fileLocker({
   lockDirectory: pathArgument(args, 'lockDirectory', 'LockDirectory', 'directory', 'Directory') ?? defaultDirectory,
-}));
+}), { arguments: ['lockDirectory', 'directory'] });

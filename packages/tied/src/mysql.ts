@@ -1,13 +1,15 @@
 import type { OpenOptions } from '@tied/core';
 import type { MySQLPool } from '@tied/stores/mysql';
 import { dataSourceUrl } from './dbi-data-source.js';
-import { configuredFlavor, flexFlavor, registerPart, withDriver } from './flex.js';
+import { withDriver } from './driver.js';
+import { configuredFlexFlavor } from './flex.js';
+import { registerPart } from './registry.js';
 
 /** What `MySQLSession.open` takes: the connection, the store's options, and open options. */
 export interface MySQLSessionArgs extends OpenOptions {
   /** A mysql2 pool you already have (tied never ends it); with `multipleStatements: true` a cycle costs 2 round trips. */
   pool?: MySQLPool;
-  /** Or tied makes a pool for this URI; `(await MySQLSession.flavor({ uri })).close()` ends it. */
+  /** Or tied makes a pool for this URI; `MySQLSession.close({ uri })` ends it. */
   uri?: string;
   /** Default `sessions`. */
   table?: string;
@@ -30,14 +32,14 @@ registerPart('store', 'MySQL', async (args) => {
   const store = mysqlStore({ ...connection(args, false), table: args.table as string | undefined, schema: args.schema as MySQLSessionArgs['schema'] });
   if (args.createTable === true) await store.createTable();
   return store;
-});
+}, { arguments: ['pool', 'uri', 'table', 'schema', 'createTable', 'DataSource', 'UserName', 'Password'] });
 registerPart('lock', 'MySQL', async (args) => {
   const { mysqlLocker } = await withDriver('mysql2', import('@tied/lockers/mysql'));
   return mysqlLocker(connection(args, true));
-});
+}, { arguments: ['pool', 'uri', 'DataSource', 'UserName', 'Password', 'LockDataSource', 'LockUserName', 'LockPassword'] });
 
 /**
  * Sessions in a MySQL or MariaDB table, locked with GET_LOCK, nanoid ids, superjson. Every open with
  * the same pool (or uri) and options shares one set of parts.
  */
-export const MySQLSession = configuredFlavor<MySQLSessionArgs>((partArgs) => flexFlavor(MYSQL_PARTS, partArgs));
+export const MySQLSession = configuredFlexFlavor<MySQLSessionArgs>(MYSQL_PARTS);

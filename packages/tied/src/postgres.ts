@@ -1,13 +1,15 @@
 import type { OpenOptions } from '@tied/core';
 import type { PostgresConnectionOptions } from '@tied/stores/postgres';
 import { dataSourceUrl } from './dbi-data-source.js';
-import { configuredFlavor, flexFlavor, registerPart, withDriver } from './flex.js';
+import { withDriver } from './driver.js';
+import { configuredFlexFlavor } from './flex.js';
+import { registerPart } from './registry.js';
 
 /** What `PostgresSession.open` takes: the connection, the store's options, and open options. */
 export interface PostgresSessionArgs extends OpenOptions {
   /** A pg Pool you already have (tied never ends it). */
   pool?: PostgresPool;
-  /** Or tied makes a pool for this connection string; `(await PostgresSession.flavor({ connectionString })).close()` ends it. */
+  /** Or tied makes a pool for this connection string; `PostgresSession.close({ connectionString })` ends it. */
   connectionString?: string;
   /** Default `sessions`. */
   table?: string;
@@ -32,14 +34,14 @@ registerPart('store', 'Postgres', async (args) => {
   const store = postgresStore({ ...connection(args, false), table: args.table as string | undefined, schema: args.schema as PostgresSessionArgs['schema'] });
   if (args.createTable === true) await store.createTable();
   return store;
-});
+}, { arguments: ['pool', 'connectionString', 'table', 'schema', 'createTable', 'DataSource', 'UserName', 'Password'] });
 registerPart('lock', 'Postgres', async (args) => {
   const { postgresLocker } = await withDriver('pg', import('@tied/lockers/postgres'));
   return postgresLocker(connection(args, true));
-});
+}, { arguments: ['pool', 'connectionString', 'DataSource', 'UserName', 'Password', 'LockDataSource', 'LockUserName', 'LockPassword'] });
 
 /**
  * Sessions in a PostgreSQL table, locked with advisory locks, nanoid ids, superjson. Every open with
  * the same pool (or connection string) and options shares one set of parts.
  */
-export const PostgresSession = configuredFlavor<PostgresSessionArgs>((partArgs) => flexFlavor(POSTGRES_PARTS, partArgs));
+export const PostgresSession = configuredFlexFlavor<PostgresSessionArgs>(POSTGRES_PARTS);

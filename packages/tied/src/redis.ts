@@ -1,12 +1,14 @@
 import type { OpenOptions } from '@tied/core';
 import type { RedisClient } from '@tied/stores/redis';
-import { configuredFlavor, flexFlavor, registerPart, withDriver } from './flex.js';
+import { withDriver } from './driver.js';
+import { configuredFlexFlavor } from './flex.js';
+import { registerPart } from './registry.js';
 
 /** What `RedisSession.open` takes: the connection and the Redis parts' options, and open options. */
 export interface RedisSessionArgs extends OpenOptions {
   /** An ioredis client you already have (tied never closes it); or `url`. */
   client?: RedisClient;
-  /** tied connects to this url itself; `(await RedisSession.flavor({ url })).close()` quits. */
+  /** tied connects to this url itself; `RedisSession.close({ url })` quits. */
   url?: string;
   /** Before every key: `<prefix>{<id>}` and `<prefix>lock:{<id>}`. Default `tied:`. */
   prefix?: string;
@@ -27,14 +29,14 @@ function connection(args: Record<string, unknown>) {
 registerPart('store', 'Redis', async (args) => {
   const { redisStore } = await withDriver('ioredis', import('@tied/stores/redis'));
   return redisStore({ ...connection(args), ttl: args.ttl as number | undefined });
-});
+}, { arguments: ['client', 'url', 'prefix', 'ttl'] });
 registerPart('lock', 'Redis', async (args) => {
   const { redisLocker } = await withDriver('ioredis', import('@tied/lockers/redis'));
   return redisLocker({ ...connection(args), lease: args.lease as number | undefined });
-});
+}, { arguments: ['client', 'url', 'prefix', 'lease'] });
 
 /**
  * Sessions in Redis, leased locks, nanoid ids, superjson. Every open with the same client (or url)
  * and options shares one set of parts, and a locked cycle costs 2 round trips.
  */
-export const RedisSession = configuredFlavor<RedisSessionArgs>((partArgs) => flexFlavor(REDIS_PARTS, partArgs));
+export const RedisSession = configuredFlexFlavor<RedisSessionArgs>(REDIS_PARTS);

@@ -50,3 +50,24 @@ describe('Flex: parts by name', () => {
     expect(() => registerPart('cache' as 'store', 'X', () => backing)).toThrow(/Unknown Flex role/);
   });
 });
+
+describe('Flex: arguments are checked, and the callback form', () => {
+  test('an argument no part takes is a TypeError naming what they take', async () => {
+    await expect(openSession(undefined, { store: 'Memory', lockTimout: 500 })).rejects.toThrow(
+      /Unknown argument "lockTimout" for the parts Memory, Memory, Nanoid, SuperJSON\. They take: size; the open options are .*lockTimeout/,
+    );
+    await expect(openSession(undefined, { store: 'Memory', lockTimeout: 'soon' as never })).rejects.toThrow(/lockTimeout has an invalid value/);
+  });
+
+  test('a user part that declares no arguments lets every argument through', async () => {
+    registerPart('store', 'Open', () => ({ ...memoryStore(), name: 'open' }));
+    await openSession.with(undefined, () => {}, { store: 'Open', lock: 'Null', anything: 1 });
+  });
+
+  test('openSession.with saves when the callback returns and rolls back when it throws', async () => {
+    const args = { store: 'Memory' };
+    const id = await openSession.with(undefined, (session) => { session.n = 1; return session._session_id; }, args);
+    await expect(openSession.with(id, (session) => { session.n = 2; throw new Error('boom'); }, args)).rejects.toThrow('boom');
+    expect(await openSession.with(id, (session) => session.n, { ...args, readonly: true })).toBe(1);
+  });
+});
