@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import mysql, { type RowDataPacket } from 'mysql2';
-import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance';
+import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
 import { LockTimeoutError, PoolTimeoutError } from '@tied/core';
 import { lockName, mysqlLocker } from '@tied/lockers/mysql';
 import { mysqlStore } from '@tied/stores/mysql';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
-import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance';
+import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
 import { LockTimeoutError, PoolTimeoutError } from '@tied/core';
 import { lockKeySql, postgresLocker } from '@tied/lockers/postgres';
 import { postgresStore } from '@tied/stores/postgres';

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshId } from '@tied/conformance';
+import { freshId } from '@tied/conformance/jest';
 import { superjson } from '@tied/serializers';
 import { fileStore, slotFileParts } from '@tied/stores/file';
 

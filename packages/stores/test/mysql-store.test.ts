@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import mysql, { type Pool, type RowDataPacket } from 'mysql2';
-import { freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
+import { accessSuite, freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import {
   InvalidSessionIdError,
   SerializationError,
@@ -56,6 +56,7 @@ afterAll(async () => {
 
 storeSuite({ name: 'mysqlStore', skip, factory: () => mysqlStore({ pool, table: CONFORMANCE }) });
 storeSuite({ name: "mysqlStore on Perl's schema", skip, factory: () => mysqlStore({ pool, table: CONFORMANCE_PERL, schema: 'perl' }) });
+accessSuite({ name: "mysqlStore on Perl's schema + mysqlLocker", skip, factory: () => ({ store: mysqlStore({ pool, table: CONFORMANCE_PERL, schema: 'perl' }), locker: mysqlLocker({ pool }) }) });
 
 describe('mysqlStore', () => {
   it("a 70 kB session on Perl's blob schema is refused with SessionTooLargeError, the stored version whole and the lock freed, even where the server would truncate", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
-import { freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
+import { accessSuite, freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { InvalidSessionIdError, SerializationError, SessionNotFoundError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { postgresLocker } from '@tied/lockers/postgres';
@@ -40,6 +40,7 @@ afterAll(async () => {
 });
 
 storeSuite({ name: 'postgresStore', skip, factory: () => postgresStore({ pool, table: CONFORMANCE }) });
+accessSuite({ name: 'postgresStore + postgresLocker', skip, factory: () => ({ store: postgresStore({ pool, table: CONFORMANCE }), locker: postgresLocker({ pool }) }) });
 
 describe('postgresStore', () => {
   it("Perl's text schema takes text sessions (quotes, backslashes, Unicode) and lists ids without char(32) padding", async () => {
@@ -139,7 +140,7 @@ describe('postgresStore', () => {
     const flavor = flavorOn(store, pool);
     const session = await flavor.open<{ n: number }>();
     const id = session._session_id;
-    expect((await store.materialize(id)).data).toBeDefined();
+    expect(superjson().unserialize((await store.materialize(id)).data)).toEqual({ _session_id: id });
     session.n = 1;
     await tied(session)!.save();
     const { rows: [saved] } = await pool.query(`SELECT convert_from(a_session, 'UTF8') AS text FROM ${RECOMMENDED} WHERE id = $1`, [id]);

@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshId, lockerSuite, storeSuite } from '@tied/conformance';
+import { freshId, lockerSuite, storeSuite } from '@tied/conformance/jest';
 import { LockLostError, SessionCorruptError, SessionExistsError, SessionNotFoundError, defineSession, tied, type FusedAccess } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { slotFileLocker } from '@tied/lockers/file';

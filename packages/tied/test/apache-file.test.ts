@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { InvalidSessionIdError, tied } from 'tied';
 import { File } from 'tied/apache';
-import { hostileIds } from '@tied/conformance';
+import { hostileIds } from '@tied/conformance/jest';
 import type { FileLocker, FileStore } from '@tied/stores/file';
 import { interopTests, perlUnavailable, type InteropConfig } from './apache-interop.js';
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { hostileIds } from '@tied/conformance';
+import { hostileIds } from '@tied/conformance/jest';
 import { nanoid } from '@tied/generators';
 import { fileLocker } from '@tied/lockers/file';
 import { superjson } from '@tied/serializers';

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
-import { lockerSuite, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
+import { lockerSuite, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { postgresLocker, postgresStore } from '@tied/stores/postgres';
 import { PostgresSession, tied } from 'tied';
 import { incrementInChildren } from './helpers/sql-children.js';

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
-import { testOrSkip } from '@tied/conformance';
+import { testOrSkip } from '@tied/conformance/jest';
 import { mysqlStore } from '@tied/stores/mysql';
 import { postgresStore } from '@tied/stores/postgres';
 import { LockLostError, PoolTimeoutError, SessionTooLargeError, tied, type Session } from 'tied';

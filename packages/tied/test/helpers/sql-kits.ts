@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2';
 import pg from 'pg';
-import { serviceUnavailable } from '@tied/conformance';
+import { serviceUnavailable } from '@tied/conformance/jest';
 import { lockName } from '@tied/lockers/mysql';
 import { lockKeySql } from '@tied/lockers/postgres';
 import { MySQLSession, PostgresSession, type Flavor, type Session } from 'tied';
