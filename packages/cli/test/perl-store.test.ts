@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
-import { serviceUnavailable, testOrSkip } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
 import { defineSession } from '@tied/core';
 import { hex } from '@tied/generators';
 import { superjson } from '@tied/serializers';

@@ -10,7 +10,7 @@ import mysql from 'mysql2';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
-import { serviceUnavailable, testOrSkip } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
 import { defineSession, type Flavor } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { superjson } from '@tied/serializers';

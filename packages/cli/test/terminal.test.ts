@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect } from '@jest/globals';
-import { testOrSkip } from '@tied/conformance';
+import { testOrSkip } from '@tied/conformance/jest';
 import { BIN, runTied } from './run-tied.js';
 
 const run = promisify(execFile);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { test } from '@jest/globals';
+import assert from 'node:assert/strict';
 
 /** What every suite takes: a name for the report, and a factory that makes a fresh part. */
 export interface SuiteOptions<Part> {
@@ -23,19 +23,6 @@ export interface SuiteOptions<Part> {
  */
 export function freshId(): string {
   return randomBytes(16).toString('hex');
-}
-
-type TestFunction = (name: string, fn: () => Promise<unknown> | void, timeout?: number) => void;
-
-/** `test`, or a visible skip that carries the reason in its name. */
-export function testOrSkip(skip: string | undefined): TestFunction {
-  if (skip === undefined) return test;
-  return (name) => test.skip(`${name} — skipped: ${skip}`, () => {});
-}
-
-/** `test` when the part declares `capability`, else a skip saying which capability it lacks. */
-export function testIf(skip: string | undefined, capability: boolean, lacking: string): TestFunction {
-  return testOrSkip(skip ?? (capability ? undefined : `the part declares ${lacking}`));
 }
 
 /**
@@ -68,4 +55,32 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a rejection, but the promise fulfilled');
+}
+
+/** Asserts that `value` is an instance of `type`, naming what it was instead. */
+export function assertInstanceOf<T>(value: unknown, type: abstract new (...args: never[]) => T, context = ''): asserts value is T {
+  if (value instanceof type) return;
+  const found = value instanceof Error ? `${value.name}: ${value.message}` : typeof value === 'object' && value !== null ? `an instance of ${value.constructor?.name}` : String(value);
+  assert.fail(`${context ? `${context}: ` : ''}expected a ${type.name}, got ${found}`);
+}
+
+/** Resolves with the rejection of `promise`, asserting that it is a `type`. */
+export async function rejectsWith<T>(promise: Promise<unknown>, type: abstract new (...args: never[]) => T, context = ''): Promise<T> {
+  let error: unknown;
+  try {
+    await promise;
+    assert.fail(`${context ? `${context}: ` : ''}expected a ${type.name}, but the promise fulfilled`);
+  } catch (caught) {
+    if (caught instanceof assert.AssertionError) throw caught;
+    error = caught;
+  }
+  assertInstanceOf(error, type, context);
+  return error;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Settles to 'granted' or 'waiting' after `ms`, without giving up the acquire. */
+export async function stateAfter(acquiring: Promise<unknown>, ms: number): Promise<'granted' | 'waiting'> {
+  return Promise.race([acquiring.then(() => 'granted' as const), sleep(ms).then(() => 'waiting' as const)]);
 }

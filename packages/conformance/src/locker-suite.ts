@@ -1,6 +1,7 @@
-import { afterAll, describe, expect } from '@jest/globals';
-import { LockTimeoutError, defineSession, memoryStore, type Lock, type Locker, type Store } from '@tied/core';
-import { freshId, rejectionOf, testIf, testOrSkip, type SuiteOptions } from './common.js';
+import assert from 'node:assert/strict';
+import { LockTimeoutError, defineSession, memoryStore, tied, type Locker, type Store } from '@tied/core';
+import { freshId, rejectionOf, rejectsWith, stateAfter, type SuiteOptions } from './common.js';
+import { afterAllOf, testIf, testOrSkip, type TestRunner } from './runner.js';
 
 export interface LockerSuiteOptions extends SuiteOptions<Locker> {
   /**
@@ -13,37 +14,31 @@ export interface LockerSuiteOptions extends SuiteOptions<Locker> {
 /** How long a test waits to be sure a lock was *not* granted. */
 const SHORT = 150;
 
-/** Settles to 'granted' or 'waiting' after `ms`, without giving up the acquire. */
-async function stateAfter(acquiring: Promise<Lock>, ms: number): Promise<'granted' | 'waiting'> {
-  const timer = new Promise<'waiting'>((resolve) => setTimeout(resolve, ms, 'waiting'));
-  return Promise.race([acquiring.then(() => 'granted' as const), timer]);
-}
-
 /**
  * The contract every Locker keeps. Exclusion tests run only for lockers that declare `excludes`;
  * shared-read tests only for those that declare `sharedReads`.
  */
-export function lockerSuite(options: LockerSuiteOptions): void {
+export function lockerSuite(runner: TestRunner, options: LockerSuiteOptions): void {
   const { name, skip } = options;
-  describe(`${name} (locker conformance)`, () => {
+  runner.describe(`${name} (locker conformance)`, () => {
     const locker = skip === undefined ? options.factory() : undefined!;
     const caps = locker?.capabilities ?? { excludes: true, sharedReads: true, crossProcess: true };
-    const test = testOrSkip(skip);
-    const exclusive = testIf(skip, caps.excludes, 'that it excludes nobody');
-    afterAll(async () => {
+    const test = testOrSkip(runner, skip);
+    const exclusive = testIf(runner, skip, caps.excludes, 'that it excludes nobody');
+    afterAllOf(runner)(async () => {
       await locker?.close?.();
     });
 
-    test('declares its capabilities', () => {
-      expect(typeof locker.name).toBe('string');
-      for (const key of ['excludes', 'sharedReads', 'crossProcess'] as const) expect(typeof caps[key]).toBe('boolean');
+    test('declares its capabilities', async () => {
+      assert.equal(typeof locker.name, 'string');
+      for (const key of ['excludes', 'sharedReads', 'crossProcess'] as const) assert.equal(typeof caps[key], 'boolean', key);
     });
 
     test('acquire returns a lock for that id and mode; release is idempotent', async () => {
       const id = freshId();
       const lock = await locker.acquire(id, 'write');
-      expect(lock.id).toBe(id);
-      expect(lock.mode).toBe('write');
+      assert.equal(lock.id, id);
+      assert.equal(lock.mode, 'write');
       await lock.release();
       await lock.release();
       const again = await locker.acquire(id, 'write', { timeout: 2000 });
@@ -54,7 +49,7 @@ export function lockerSuite(options: LockerSuiteOptions): void {
       const id = freshId();
       const first = await locker.acquire(id, 'write');
       const second = locker.acquire(id, 'write');
-      expect(await stateAfter(second, SHORT)).toBe('waiting');
+      assert.equal(await stateAfter(second, SHORT), 'waiting');
       await first.release();
       await (await second).release();
     });
@@ -63,7 +58,7 @@ export function lockerSuite(options: LockerSuiteOptions): void {
       const id = freshId();
       const writer = await locker.acquire(id, 'write');
       const reader = locker.acquire(id, 'read');
-      expect(await stateAfter(reader, SHORT)).toBe('waiting');
+      assert.equal(await stateAfter(reader, SHORT), 'waiting');
       await writer.release();
       await (await reader).release();
     });
@@ -72,12 +67,12 @@ export function lockerSuite(options: LockerSuiteOptions): void {
       const id = freshId();
       const reader = await locker.acquire(id, 'read');
       const writer = locker.acquire(id, 'write');
-      expect(await stateAfter(writer, SHORT)).toBe('waiting');
+      assert.equal(await stateAfter(writer, SHORT), 'waiting');
       await reader.release();
       await (await writer).release();
     });
 
-    testIf(skip, caps.sharedReads, 'exclusive reads')('read locks are shared', async () => {
+    testIf(runner, skip, caps.sharedReads, 'exclusive reads')('read locks are shared', async () => {
       const id = freshId();
       const first = await locker.acquire(id, 'read');
       const second = await locker.acquire(id, 'read', { timeout: 2000 });
@@ -94,11 +89,11 @@ export function lockerSuite(options: LockerSuiteOptions): void {
       const id = freshId();
       const holder = await locker.acquire(id, 'write');
       const started = Date.now();
-      const error = await rejectionOf(locker.acquire(id, 'write', { timeout: 200 }));
-      expect(error).toBeInstanceOf(LockTimeoutError);
-      expect((error as LockTimeoutError).code).toBe('ERR_LOCK_TIMEOUT');
+      const error = await rejectsWith(locker.acquire(id, 'write', { timeout: 200 }), LockTimeoutError);
+      assert.equal(error.code, 'ERR_LOCK_TIMEOUT');
       // Some backends count whole seconds or poll; allow slack below but not a zero-length wait.
-      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      const waited = Date.now() - started;
+      assert.ok(waited >= 150, `gave up after ${waited} ms, before the 200 ms timeout`);
       await holder.release();
       const next = await locker.acquire(id, 'write', { timeout: 2000 });
       await next.release();
@@ -110,7 +105,7 @@ export function lockerSuite(options: LockerSuiteOptions): void {
       const controller = new AbortController();
       const waiting = locker.acquire(id, 'write', { signal: controller.signal });
       setTimeout(() => controller.abort(new Error('caller gave up')), 50);
-      expect(((await rejectionOf(waiting)) as Error).message).toBe('caller gave up');
+      assert.equal(((await rejectionOf(waiting)) as Error).message, 'caller gave up');
       await holder.release();
       const next = await locker.acquire(id, 'write', { timeout: 2000 });
       await next.release();
@@ -119,7 +114,7 @@ export function lockerSuite(options: LockerSuiteOptions): void {
     test('an already aborted signal rejects without taking the lock', async () => {
       const id = freshId();
       const error = await rejectionOf(locker.acquire(id, 'write', { signal: AbortSignal.abort() }));
-      expect((error as Error).name).toBe('AbortError');
+      assert.equal((error as Error).name, 'AbortError');
       const lock = await locker.acquire(id, 'write', { timeout: 2000 });
       await lock.release();
     });
@@ -131,21 +126,20 @@ export function lockerSuite(options: LockerSuiteOptions): void {
         generator: { name: 'fixed', generate: freshId, validate(id): asserts id is string { if (typeof id !== 'string') throw new TypeError('id'); } },
         serializer: { name: 'json', output: 'text', serialize: (v) => JSON.stringify(v), unserialize: (d) => JSON.parse(typeof d === 'string' ? d : Buffer.from(d).toString()) },
       });
-      const created = await flavor.open<{ count: number }>();
-      created.count = 0;
-      const id = created._session_id;
-      await created[Symbol.asyncDispose]();
+      // tied(session).release(), not Symbol.asyncDispose: jest's vm context on Node 20 lacks that symbol.
+      const id = await flavor.with<Partial<{ count: number }>, string>(undefined, (created) => {
+        created.count = 0;
+        return created._session_id;
+      });
       await Promise.all(Array.from({ length: 50 }, async () => {
         const session = await flavor.open<{ count: number }>(id);
         const seen = session.count;
         // Yield so that, without a lock, every opener would read the same count.
         await new Promise((resolve) => setImmediate(resolve));
         session.count = seen + 1;
-        await session[Symbol.asyncDispose]();
+        await tied(session).release();
       }));
-      const final = await flavor.open<{ count: number }>(id, { readonly: true });
-      expect(final.count).toBe(50);
-      await final[Symbol.asyncDispose]();
+      assert.equal(await flavor.with<{ count: number }, number>(id, (final) => final.count, { readonly: true }), 50);
       if (options.store) await flavor.parts.store.close?.();
     });
   });

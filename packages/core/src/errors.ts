@@ -46,8 +46,12 @@ export class SerializationError extends TiedError {
 
 export class SessionTooLargeError extends TiedError {
   readonly code = 'ERR_SESSION_TOO_LARGE';
-  constructor(readonly size: number, readonly limit: number, where: string, options?: ErrorOptions) {
-    super(`Session of ${size} bytes does not fit ${where} (at most ${limit} bytes); nothing was written`, options);
+  /** What `size` and `limit` count: bytes, or characters for a text column that limits characters. */
+  readonly unit: 'bytes' | 'characters';
+  constructor(readonly size: number, readonly limit: number, where: string, options?: ErrorOptions & { unit?: 'bytes' | 'characters' }) {
+    const unit = options?.unit ?? 'bytes';
+    super(`Session of ${size} ${unit} does not fit ${where} (at most ${limit} ${unit}); nothing was written`, options);
+    this.unit = unit;
   }
 }
 
@@ -74,6 +78,33 @@ export class LockLostError extends TiedError {
   readonly code = 'ERR_LOCK_LOST';
   constructor(readonly sessionId: string, message: string, options?: ErrorOptions) {
     super(message, options);
+  }
+}
+
+/**
+ * No connection of a database pool came free within the lock timeout: every one was in use — most
+ * often held by locked sessions (each holds one from open to release). Not a lock wait: the session's
+ * lock was never asked for. Release sessions sooner, or give the pool more connections.
+ */
+export class PoolTimeoutError extends TiedError {
+  readonly code = 'ERR_POOL_TIMEOUT';
+  constructor(
+    readonly sessionId: string,
+    readonly timeout: number,
+    /** The pool, as the backend names it (e.g. `mysql://root@127.0.0.1:3306/test`). */
+    readonly pool: string,
+    /** Its number of connections, when the driver tells. */
+    readonly size: number | undefined,
+    /** How many of them locked sessions of this process held when the wait gave up. */
+    readonly heldBySessions: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Timed out after ${timeout} ms waiting for a connection of the pool ${pool} (${size === undefined ? 'size unknown' : `${size} connections`}, ` +
+        `${heldBySessions} held by locked sessions) to open session ${sessionId}; the session's lock was not asked for. ` +
+        'Release sessions sooner or make the pool larger.',
+      options,
+    );
   }
 }
 

@@ -61,6 +61,7 @@ export function memoryLocker(): Locker {
     return {
       id,
       mode,
+      get held() { return held; },
       async release() {
         if (!held) return;
         held = false;

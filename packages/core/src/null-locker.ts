@@ -7,7 +7,8 @@ export function nullLocker(): Locker {
     capabilities: { sharedReads: true, crossProcess: false, excludes: false },
     async acquire(id, mode, options = {}) {
       options.signal?.throwIfAborted();
-      return { id, mode, release: async () => {} };
+      let held = true;
+      return { id, mode, get held() { return held; }, release: async () => { held = false; } };
     },
   };
 }

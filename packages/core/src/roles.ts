@@ -105,6 +105,11 @@ export interface LockerCapabilities {
 export interface Lock {
   readonly id: string;
   readonly mode: LockMode;
+  /**
+   * False once this lock was released (or is known lost). A locker that can tell says so, and
+   * `separateAccess` then refuses a write under it with `LockLostError`; undefined: cannot tell.
+   */
+  readonly held?: boolean;
   release(): Promise<void>;
 }
 

@@ -1,4 +1,10 @@
+import { LockLostError } from './errors.js';
 import type { AcquireOptions, FusedAccess, Lock, LockMode, Locker, Payload, Store, StoredSession } from './roles.js';
+
+/** Refuses a write under a lock its locker says is no longer held: nothing is written. */
+export function assertHeld(lock: Lock, id: string): void {
+  if (lock.held === false) throw new LockLostError(id, `The lock of session ${id} is no longer held; nothing was written`);
+}
 
 /**
  * The `FusedAccess` of a store and a locker that do not share a backend: each step is a call to one
@@ -30,8 +36,18 @@ export function separateAccess(store: Store, locker: Locker): FusedAccess {
       await releasingOnError(lock, () => store.insert(id, data));
       return lock;
     },
-    updateLocked: (_lock, id, data) => store.update(id, data),
-    updateAndRelease: (lock, id, data) => releasing(lock, async () => { if (data !== undefined) await store.update(id, data); }),
-    removeAndRelease: (lock, id) => releasing(lock, () => store.remove(id)),
+    async updateLocked(lock, id, data) {
+      assertHeld(lock, id);
+      await store.update(id, data);
+    },
+    updateAndRelease: (lock, id, data) => releasing(lock, async () => {
+      if (data === undefined) return;
+      assertHeld(lock, id);
+      await store.update(id, data);
+    }),
+    removeAndRelease: (lock, id) => releasing(lock, async () => {
+      assertHeld(lock, id);
+      await store.remove(id);
+    }),
   };
 }

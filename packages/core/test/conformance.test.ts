@@ -1,4 +1,4 @@
-import { generatorSuite, lockerSuite, storeSuite } from '@tied/conformance';
+import { accessSuite, generatorSuite, lockerSuite, storeSuite } from '@tied/conformance/jest';
 import { memoryLocker, memoryStore, nullLocker } from '@tied/core';
 import { hex, nanoid, uuid } from '@tied/generators';
 
@@ -6,6 +6,8 @@ import { hex, nanoid, uuid } from '@tied/generators';
 storeSuite({ name: 'memoryStore', factory: () => memoryStore() });
 lockerSuite({ name: 'memoryLocker', factory: () => memoryLocker() });
 lockerSuite({ name: 'nullLocker', factory: () => nullLocker() });
+accessSuite({ name: 'memoryStore + memoryLocker', factory: () => ({ store: memoryStore(), locker: memoryLocker() }) });
+accessSuite({ name: 'memoryStore + nullLocker', factory: () => ({ store: memoryStore(), locker: nullLocker() }) });
 generatorSuite({ name: 'nanoid', factory: () => nanoid() });
 generatorSuite({ name: 'hex', factory: () => hex() });
 generatorSuite({ name: 'uuid', factory: () => uuid() });

@@ -17,7 +17,7 @@ import {
   type OpenOptions,
   type Store,
 } from '@tied/core';
-import { hostileIds } from '@tied/conformance';
+import { hostileIds } from '@tied/conformance/jest';
 import { nanoid } from '@tied/generators';
 import { json, superjson } from '@tied/serializers';
 

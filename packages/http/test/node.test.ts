@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
-import { testOrSkip } from '@tied/conformance';
+import { testOrSkip } from '@tied/conformance/jest';
 import type { Server } from 'node:http';
 import type { NodeSessionOptions } from '../src/index.js';
 import { runs, SECRET, sessionServer } from './helpers/app.js';

@@ -1,2 +1,3 @@
-/** The file locker lives with the file store in `@tied/stores/file` (one folder per backend). */
+/** The file lockers live with the file stores in `@tied/stores/file` (one folder per backend). */
 export { fileLocker, FlockUnavailableError, LockFileError, type FileLocker, type FileLockerOptions } from '@tied/stores/file';
+export { slotFileLocker, type SlotFileLocker, type SlotFileOptions } from '@tied/stores/file';

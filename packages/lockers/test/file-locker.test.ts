@@ -6,7 +6,7 @@ import {
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshId, hostileIds, lockerSuite, testOrSkip } from '@tied/conformance';
+import { freshId, hostileIds, lockerSuite, testOrSkip } from '@tied/conformance/jest';
 import { InvalidSessionIdError, LockTimeoutError, type Lock } from '@tied/core';
 import { fileLocker, LockFileError } from '@tied/lockers/file';
 import { fileStore } from '@tied/stores/file';

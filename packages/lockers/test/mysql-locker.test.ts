@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import mysql, { type RowDataPacket } from 'mysql2';
-import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance';
-import { LockTimeoutError } from '@tied/core';
+import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
+import { LockTimeoutError, PoolTimeoutError } from '@tied/core';
 import { lockName, mysqlLocker } from '@tied/lockers/mysql';
 import { mysqlStore } from '@tied/stores/mysql';
 
@@ -96,13 +96,16 @@ describe('mysqlLocker', () => {
     }
   });
 
-  it('waiting for a pool connection counts toward lockTimeout', async () => {
+  it('waiting for a pool connection counts toward lockTimeout, and ends with PoolTimeoutError naming the pool, its size and the connections sessions hold', async () => {
     const single = mysql.createPool({ ...MYSQL, multipleStatements: true, connectionLimit: 1 });
     try {
       const small = mysqlLocker({ pool: single });
       const first = await small.acquire(freshId(), 'write');
       const started = Date.now();
-      expect(await rejectionOf(small.acquire(freshId(), 'write', { timeout: 150 }))).toBeInstanceOf(LockTimeoutError);
+      const error = await rejectionOf(small.acquire(freshId(), 'write', { timeout: 150 }));
+      expect(error).toBeInstanceOf(PoolTimeoutError);
+      expect(error).toMatchObject({ code: 'ERR_POOL_TIMEOUT', timeout: 150, size: 1, heldBySessions: 1 });
+      expect((error as Error).message).toMatch(/connection of the pool mysql:\/\/root@127\.0\.0\.1:3306\/test \(your pool\) \(1 connections, 1 held by locked sessions\)/);
       expect(Date.now() - started).toBeGreaterThanOrEqual(140);
       await first.release();
       const second = await small.acquire(freshId(), 'write', { timeout: 1000 });

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
-import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance';
-import { LockTimeoutError } from '@tied/core';
+import { freshId, lockerSuite, serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
+import { LockTimeoutError, PoolTimeoutError } from '@tied/core';
 import { lockKeySql, postgresLocker } from '@tied/lockers/postgres';
 import { postgresStore } from '@tied/stores/postgres';
 
@@ -82,13 +82,16 @@ describe('postgresLocker', () => {
     }
   });
 
-  it('waiting for a pool client counts toward lockTimeout', async () => {
+  it('waiting for a pool client counts toward lockTimeout, and ends with PoolTimeoutError naming the pool, its size and the clients sessions hold', async () => {
     const single = new pg.Pool({ ...POSTGRES, max: 1 });
     try {
       const small = postgresLocker({ pool: single });
       const first = await small.acquire(freshId(), 'write');
       const started = Date.now();
-      expect(await rejectionOf(small.acquire(freshId(), 'write', { timeout: 150 }))).toBeInstanceOf(LockTimeoutError);
+      const error = await rejectionOf(small.acquire(freshId(), 'write', { timeout: 150 }));
+      expect(error).toBeInstanceOf(PoolTimeoutError);
+      expect(error).toMatchObject({ code: 'ERR_POOL_TIMEOUT', size: 1, heldBySessions: 1 });
+      expect((error as Error).message).toMatch(/pool postgres:\/\/postgres@127\.0\.0\.1:5432\/test \(your pool\) \(1 connections, 1 held/);
       expect(Date.now() - started).toBeGreaterThanOrEqual(140);
       await first.release();
       const second = await small.acquire(freshId(), 'write', { timeout: 1000 });

@@ -2,7 +2,7 @@ import { afterAll, describe, expect } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { testOrSkip } from '@tied/conformance';
+import { testOrSkip } from '@tied/conformance/jest';
 import { LockTimeoutError, type Lock } from '@tied/core';
 import { redisLocker, type RedisLockerOptions } from '@tied/lockers/redis';
 import { REDIS_URL, freshPrefix, redisClient, redisUnavailable, removeKeys } from '../../stores/test/fixtures/redis-kit.js';

@@ -1,5 +1,5 @@
 import { afterAll } from '@jest/globals';
-import { lockerSuite } from '@tied/conformance';
+import { lockerSuite } from '@tied/conformance/jest';
 import { redisLocker } from '@tied/lockers/redis';
 import { redisStore } from '@tied/stores/redis';
 import { REDIS_URL, freshPrefix, redisClient, redisUnavailable, removeKeys } from '../../stores/test/fixtures/redis-kit.js';

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { SessionCorruptError, type Payload, type Serializer } from '@tied/core';
-import { serializerSuite } from '@tied/conformance';
+import { serializerSuite } from '@tied/conformance/jest';
 import { base64 } from '../src/base64.js';
 import { blessed, storable } from '../src/storable.js';
 

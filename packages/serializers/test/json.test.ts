@@ -1,7 +1,7 @@
 import { expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { SerializationError, SessionCorruptError } from '@tied/core';
-import { serializerSuite } from '@tied/conformance';
+import { serializerSuite } from '@tied/conformance/jest';
 import { json } from '@tied/serializers/json';
 
 serializerSuite({ name: 'json', factory: () => json(), sessionValues: fc.dictionary(fc.string(), fc.jsonValue({ noUnicodeString: false }), { noNullPrototype: true }).map((v) => JSON.parse(JSON.stringify(v))) });

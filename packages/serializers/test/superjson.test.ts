@@ -2,7 +2,7 @@ import { expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import SuperJSON from 'superjson';
 import { SerializationError, SessionCorruptError } from '@tied/core';
-import { portableSession, serializerSuite } from '@tied/conformance';
+import { portableSession, serializerSuite } from '@tied/conformance/jest';
 import { superjson } from '@tied/serializers/superjson';
 
 const reservedKeys = ['__proto__', 'constructor', 'prototype'];

@@ -5,9 +5,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshId, hostileIds, storeSuite, testOrSkip } from '@tied/conformance';
+import { accessSuite, freshId, hostileIds, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { InvalidSessionIdError, SessionCorruptError, SessionExistsError, SessionNotFoundError } from '@tied/core';
 import { fileStore } from '@tied/stores/file';
+import { fileLocker } from '@tied/lockers/file';
 
 const root = mkdtempSync(join(tmpdir(), 'tied-file-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -20,6 +21,7 @@ const umask = process.umask();
 
 storeSuite({ name: 'fileStore', factory: () => fileStore({ directory: join(root, 'conformance-flat') }) });
 storeSuite({ name: 'fileStore (shardDepth 2, fsync)', factory: () => fileStore({ directory: join(root, 'conformance-sharded'), shardDepth: 2, fsync: true }) });
+accessSuite({ name: 'fileStore + fileLocker', factory: () => ({ store: fileStore({ directory: join(root, 'access') }), locker: fileLocker({ lockDirectory: join(root, 'access-locks') }) }) });
 
 /** A fresh directory path under the test root (not created). */
 let dirCount = 0;

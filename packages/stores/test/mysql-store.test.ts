@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import mysql, { type Pool, type RowDataPacket } from 'mysql2';
-import { freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
+import { accessSuite, freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import {
   InvalidSessionIdError,
   SerializationError,
@@ -56,6 +56,7 @@ afterAll(async () => {
 
 storeSuite({ name: 'mysqlStore', skip, factory: () => mysqlStore({ pool, table: CONFORMANCE }) });
 storeSuite({ name: "mysqlStore on Perl's schema", skip, factory: () => mysqlStore({ pool, table: CONFORMANCE_PERL, schema: 'perl' }) });
+accessSuite({ name: "mysqlStore on Perl's schema + mysqlLocker", skip, factory: () => ({ store: mysqlStore({ pool, table: CONFORMANCE_PERL, schema: 'perl' }), locker: mysqlLocker({ pool }) }) });
 
 describe('mysqlStore', () => {
   it("a 70 kB session on Perl's blob schema is refused with SessionTooLargeError, the stored version whole and the lock freed, even where the server would truncate", async () => {
@@ -114,9 +115,24 @@ describe('mysqlStore', () => {
     expect((await store.materialize(id)).data).toBe('Grüße 🚀');
   });
 
-  it("a Perl table opened as the recommended schema, or a missing table, is a clear error at first write", async () => {
-    const onPerl = await rejectionOf(mysqlStore({ pool, table: PERL }).insert(freshId(), 'x'));
-    expect((onPerl as Error).message).toMatch(/no updated_at column.*schema: 'perl'/);
+  it("Perl's table works unchanged without the schema option (detected), with purge and maxAge refused; schema: 'recommended' on it, or a missing table, is a clear error", async () => {
+    const store = mysqlStore({ pool, table: PERL });
+    expect(await store.detectSchema()).toBe('perl');
+    expect(store.capabilities).toMatchObject({ updatedAt: false, purge: false, maxPayloadBytes: 65_535 });
+    expect(store.purge).toBeUndefined();
+    const flavor = flavorOn(store, pool);
+    const created = await flavor.open<{ n: number }>();
+    created.n = 1;
+    const id = created._session_id;
+    await tied(created).release();
+    const again = await flavor.open<{ n: number }>(id);
+    expect(again.n).toBe(1);
+    await tied(again).release();
+    expect(await rejectionOf(flavor.purge({ olderThan: 0 }))).toBeInstanceOf(TypeError);
+    expect(((await rejectionOf(flavor.open(id, { maxAge: 1000 }))) as Error).message).toMatch(/maxAge needs a store that keeps updatedAt/);
+
+    const onPerl = await rejectionOf(mysqlStore({ pool, table: PERL, schema: 'recommended' }).insert(freshId(), 'x'));
+    expect((onPerl as Error).message).toMatch(/no updated_at column.*leave schema out.*ALTER TABLE/);
     const missing = await rejectionOf(mysqlStore({ pool, table: 'tied_test_mysql_missing' }).insert(freshId(), 'x'));
     expect((missing as Error).message).toMatch(/does not exist; create it with store.createTable\(\)/);
   });
@@ -186,7 +202,7 @@ describe('mysqlStore', () => {
     const lock = await locker.acquire(freshId(), 'write');
     await lock.release();
     await locker.close!();
-    expect(await rejectionOf(locker.acquire(freshId(), 'write'))).toMatchObject({ message: 'Pool is closed.' });
+    expect(((await rejectionOf(locker.acquire(freshId(), 'write'))) as Error).message).toMatch(/MySQL pool mysql:\/\/root@127.0.0.1:3306\/test was ended/);
   });
 
   it('a locked cycle costs 2 round trips, a new session 2, a read-only open 2; one by one without multipleStatements', async () => {

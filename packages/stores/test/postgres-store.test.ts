@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
-import { freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
+import { accessSuite, freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { InvalidSessionIdError, SerializationError, SessionNotFoundError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { postgresLocker } from '@tied/lockers/postgres';
@@ -40,6 +40,7 @@ afterAll(async () => {
 });
 
 storeSuite({ name: 'postgresStore', skip, factory: () => postgresStore({ pool, table: CONFORMANCE }) });
+accessSuite({ name: 'postgresStore + postgresLocker', skip, factory: () => ({ store: postgresStore({ pool, table: CONFORMANCE }), locker: postgresLocker({ pool }) }) });
 
 describe('postgresStore', () => {
   it("Perl's text schema takes text sessions (quotes, backslashes, Unicode) and lists ids without char(32) padding", async () => {
@@ -73,9 +74,24 @@ describe('postgresStore', () => {
     expect(await rejectionOf(store.insert(freshId() + 'abcd', 'x'))).toBeInstanceOf(InvalidSessionIdError);
   });
 
-  it('a Perl table opened as the recommended schema, or a missing table, is a clear error at first write', async () => {
-    const onPerl = await rejectionOf(postgresStore({ pool, table: PERL }).insert(freshId(), 'x'));
-    expect((onPerl as Error).message).toMatch(/no updated_at column.*schema: 'perl'/);
+  it("Perl's table works unchanged without the schema option (detected), with purge and maxAge refused; schema: 'recommended' on it, or a missing table, is a clear error", async () => {
+    const store = postgresStore({ pool, table: PERL });
+    expect(await store.detectSchema()).toBe('perl');
+    expect(store.capabilities).toMatchObject({ binary: false, updatedAt: false, purge: false });
+    expect(store.purge).toBeUndefined();
+    const flavor = flavorOn(store, pool, json());
+    const created = await flavor.open<{ n: number }>();
+    created.n = 1;
+    const id = created._session_id;
+    await tied(created).release();
+    const again = await flavor.open<{ n: number }>(id);
+    expect(again.n).toBe(1);
+    await tied(again).release();
+    expect(await rejectionOf(flavor.purge({ olderThan: 0 }))).toBeInstanceOf(TypeError);
+    expect(((await rejectionOf(flavor.open(id, { maxAge: 1000 }))) as Error).message).toMatch(/maxAge needs a store that keeps updatedAt/);
+
+    const onPerl = await rejectionOf(postgresStore({ pool, table: PERL, schema: 'recommended' }).insert(freshId(), 'x'));
+    expect((onPerl as Error).message).toMatch(/no updated_at column.*leave schema out.*ALTER TABLE/);
     const missing = await rejectionOf(postgresStore({ pool, table: 'tied_test_postgres_missing' }).insert(freshId(), 'x'));
     expect((missing as Error).message).toMatch(/does not exist; create it with store.createTable\(\)/);
   });
@@ -116,7 +132,7 @@ describe('postgresStore', () => {
     const lock = await locker.acquire(freshId(), 'write');
     await lock.release();
     await locker.close!();
-    expect(((await rejectionOf(locker.acquire(freshId(), 'write'))) as Error).message).toMatch(/pool after calling end/);
+    expect(((await rejectionOf(locker.acquire(freshId(), 'write'))) as Error).message).toMatch(/PostgreSQL pool postgres:\/\/postgres@127.0.0.1:5432\/test was ended/);
   });
 
   it("a new session is committed at open: while it is held, the store's other connections see it, and save() and delete() work", async () => {
@@ -124,7 +140,7 @@ describe('postgresStore', () => {
     const flavor = flavorOn(store, pool);
     const session = await flavor.open<{ n: number }>();
     const id = session._session_id;
-    expect((await store.materialize(id)).data).toBeDefined();
+    expect(superjson().unserialize((await store.materialize(id)).data)).toEqual({ _session_id: id });
     session.n = 1;
     await tied(session)!.save();
     const { rows: [saved] } = await pool.query(`SELECT convert_from(a_session, 'UTF8') AS text FROM ${RECOMMENDED} WHERE id = $1`, [id]);

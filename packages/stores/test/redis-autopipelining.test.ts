@@ -2,7 +2,7 @@ import { afterAll, describe, expect } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { lockerSuite, storeSuite, testOrSkip } from '@tied/conformance';
+import { lockerSuite, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { redisLocker } from '@tied/lockers/redis';
 import { redisStore } from '@tied/stores/redis';
 import { RedisSession, tied } from 'tied';

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type ClusterOptions } from 'ioredis';
-import { lockerSuite, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance';
+import { lockerSuite, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { redisLocker } from '@tied/lockers/redis';
 import { superjson } from '@tied/serializers';
 import { redisStore } from '@tied/stores/redis';

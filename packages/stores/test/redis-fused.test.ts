@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
-import { testOrSkip } from '@tied/conformance';
+import { testOrSkip } from '@tied/conformance/jest';
 import type { Redis } from 'ioredis';
 import { SessionCorruptError, SessionExistsError, SessionNotFoundError, SessionTooLargeError, defineSession, memoryLocker, tied, type Flavor, type Lock } from '@tied/core';
 import { nanoid } from '@tied/generators';

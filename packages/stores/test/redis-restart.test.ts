@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, jest } from '@jest/globals';
 import { BackendError, defineSession, tied } from '@tied/core';
-import { serviceUnavailable, testOrSkip } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
 import { nanoid } from '@tied/generators';
 import { superjson } from '@tied/serializers';
 import { redisLocker, redisStore } from '@tied/stores/redis';

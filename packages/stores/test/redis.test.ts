@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { storeSuite, testOrSkip } from '@tied/conformance';
+import { accessSuite, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { redisStore } from '@tied/stores/redis';
+import { redisLocker } from '@tied/lockers/redis';
 import { freshPrefix, redisClient, redisUnavailable, removeKeys } from './fixtures/redis-kit.js';
 
 const skip = await redisUnavailable();
@@ -20,6 +21,7 @@ afterAll(async () => {
 // Payloads above 2 MiB are refused, so the suite's too-large test runs without a 512 MiB string.
 storeSuite({ name: 'redisStore', skip, factory: () => redisStore({ client, prefix: prefix('conf'), maxPayloadBytes: 2 * 1024 * 1024 }) });
 storeSuite({ name: 'redisStore (url, ttl)', skip, factory: () => redisStore({ url: 'redis://127.0.0.1:6379', prefix: prefix('conf-url'), ttl: 60_000, maxPayloadBytes: 2 * 1024 * 1024 }) });
+accessSuite({ name: 'redisStore + redisLocker', skip, factory: () => ({ store: redisStore({ client, prefix: prefix('access'), maxPayloadBytes: 2 * 1024 * 1024 }), locker: redisLocker({ client, prefix: prefix('access-lock') }) }) });
 
 const it = testOrSkip(skip);
 
@@ -35,7 +37,7 @@ describe('redisStore specifics', () => {
     for await (const info of starred.list!()) listed.push(info);
     expect(listed).toEqual([{ id: 'one', size: 1, updatedAt: expect.any(Number) }]);
     expect(await plain.purge!({ olderThan: -60_000 })).toBe(1);
-    expect(await starred.materialize('one')).toBeDefined();
+    expect(Buffer.from((await starred.materialize('one')).data).toString()).toBe('a');
   });
 
   it('purge counts only what it removed, and spares sessions written since the cutoff', async () => {

@@ -13,8 +13,9 @@ import { base64 } from '@tied/serializers/base64';
 import { storable } from '@tied/serializers/storable';
 import { fileStore } from '@tied/stores/file';
 import type { MySQLPool } from '@tied/stores/mysql';
-import type { PostgresConnectionOptions } from '@tied/stores/postgres';
+import type { PostgresPool } from '@tied/stores/postgres';
 import { dataSourceUrl } from './dbi-data-source.js';
+import { detectSchema } from './sql-schema.js';
 import { withDriver } from './driver.js';
 import { cachedFlavor } from './flavor-cache.js';
 import { configuredFlavor, type ConfiguredFlavor } from './flex.js';
@@ -65,8 +66,8 @@ export interface ApacheMySQLArgs extends PerlIdArgs {
 
 export interface ApachePostgresArgs extends PerlIdArgs {
   /** A pg Pool (Perl's Handle); each held session keeps one of its clients, in a transaction. */
-  pool?: PostgresConnectionOptions['pool'];
-  Handle?: PostgresConnectionOptions['pool'];
+  pool?: PostgresPool;
+  Handle?: PostgresPool;
   /** `postgres://user:password@host/database`, or Perl's DataSource (`dbi:Pg:…`), UserName, Password: tied makes the pool. */
   connectionString?: string;
   DataSource?: string;
@@ -122,11 +123,11 @@ export const File = perlFlavor<ApacheFileArgs>('File', ['directory', 'lockDirect
 /** Apache::Session::MySQL: Store::MySQL, Lock::MySQL (`GET_LOCK('Apache-Session-<id>')`), Generate::MD5, Serialize::Storable. */
 export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', ['pool', 'uri', 'table', 'schema', 'createTable', ...DBI_ARGUMENTS], async (args) => {
   // The driver is loaded on first use, so tied/apache works without mysql2 installed.
-  const { mysqlStore } = await withDriver('mysql2', import('@tied/stores/mysql'));
-  const { mysqlLocker } = await withDriver('mysql2', import('@tied/lockers/mysql'));
+  const { mysqlStore, mysqlLocker } = await withDriver('mysql2', import('@tied/stores/mysql'));
   const connection = { pool: args.pool as MySQLPool | undefined, uri: (args.uri as string | undefined) ?? dataSourceUrl(args, 'mysql') };
   const store = mysqlStore({ ...connection, table: table(args), schema: schema(args) });
   if (args.createTable === true) await store.createTable();
+  await detectSchema(store);
   return { store, locker: mysqlLocker(connection), generator: generator(args), serializer: storable() };
 });
 
@@ -135,14 +136,14 @@ export const MySQL = perlFlavor<ApacheMySQLArgs>('MySQL', ['pool', 'uri', 'table
  * row locked in a transaction until release (Lock::Null: no other lock), Generate::MD5, Serialize::Base64.
  */
 export const Postgres = perlFlavor<ApachePostgresArgs>('Postgres', ['pool', 'connectionString', 'table', 'schema', 'createTable', ...DBI_ARGUMENTS], async (args) => {
-  const { postgresStore } = await withDriver('pg', import('@tied/stores/postgres'));
-  const { postgresRowLocker } = await withDriver('pg', import('@tied/lockers/postgres-row'));
-  const connection = {
-    pool: args.pool as PostgresConnectionOptions['pool'],
+  const { postgresRowParts } = await withDriver('pg', import('@tied/stores/postgres'));
+  const { store, locker } = postgresRowParts({
+    pool: args.pool as PostgresPool | undefined,
     connectionString: (args.connectionString as string | undefined) ?? dataSourceUrl(args, 'Pg'),
-  };
-  const store = postgresStore({ ...connection, table: table(args), schema: schema(args) });
+    table: table(args),
+    schema: schema(args),
+  });
   if (args.createTable === true) await store.createTable();
-  const locker = postgresRowLocker({ ...connection, table: table(args) });
-  return { store: locker.guard(store), locker, generator: generator(args), serializer: base64(storable()) };
+  await detectSchema(store);
+  return { store, locker, generator: generator(args), serializer: base64(storable()) };
 });

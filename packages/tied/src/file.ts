@@ -2,21 +2,24 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { defineSession } from '@tied/core';
 import { nanoid } from '@tied/generators';
-import { fileLocker } from '@tied/lockers/file';
+import { fileLocker, slotFileLocker } from '@tied/lockers/file';
 import { superjson } from '@tied/serializers';
-import { fileStore } from '@tied/stores/file';
+import { fileStore, slotFileParts, slotFileStore } from '@tied/stores/file';
 import { registerPart } from './registry.js';
 
 /**
- * Where the embedded default keeps session files and their lock files: `$TIED_DIRECTORY`, else
- * `<os.tmpdir()>/tied-<uid>` (one folder per user). Read once, when tied is imported.
+ * Where the embedded default keeps its session files (and where the Flex 'File' store and lock
+ * default to): `$TIED_DIRECTORY`, else `<os.tmpdir()>/tied-<uid>` (one folder per user). Read once,
+ * when tied is imported.
  */
 export const defaultDirectory: string = process.env.TIED_DIRECTORY || join(tmpdir(), `tied-${process.getuid?.() ?? userInfo().username}`);
 
-/** Sessions in files, flock-locked, nanoid ids, superjson: the embedded default of `openSession()`. */
+/**
+ * Sessions in two-slot files, each flock-locked on itself, nanoid ids, superjson: the embedded default
+ * of `openSession()` (Flex 'SlotFile'). Not Perl's format: tied/apache File (Flex 'File') is.
+ */
 export const FileSession = defineSession({
-  store: fileStore({ directory: defaultDirectory }),
-  locker: fileLocker({ lockDirectory: defaultDirectory }),
+  ...slotFileParts({ directory: defaultDirectory }),
   generator: nanoid(),
   serializer: superjson(),
 });
@@ -32,6 +35,7 @@ function pathArgument(args: Record<string, unknown>, ...names: string[]): string
   return undefined;
 }
 
+// Perl's Store::File layout and Lock::File names.
 registerPart('store', 'File', (args) => fileStore({
   directory: pathArgument(args, 'directory', 'Directory') ?? defaultDirectory,
   fsync: args.fsync as boolean | undefined,
@@ -42,3 +46,12 @@ registerPart('store', 'File', (args) => fileStore({
 registerPart('lock', 'File', (args) => fileLocker({
   lockDirectory: pathArgument(args, 'lockDirectory', 'LockDirectory', 'directory', 'Directory') ?? defaultDirectory,
 }), { arguments: ['lockDirectory', 'directory'] });
+// tied's two-slot files, locked on themselves: FileSession's parts. A store and a lock of one directory fuse.
+registerPart('store', 'SlotFile', (args) => slotFileStore({
+  directory: pathArgument(args, 'directory', 'Directory') ?? defaultDirectory,
+  fsync: args.fsync as boolean | undefined,
+  mode: args.mode as number | undefined,
+}), { arguments: ['directory', 'fsync', 'mode'] });
+registerPart('lock', 'SlotFile', (args) => slotFileLocker({
+  directory: pathArgument(args, 'directory', 'Directory') ?? defaultDirectory,
+}), { arguments: ['directory'] });

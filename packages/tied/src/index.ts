@@ -8,11 +8,11 @@ export { MemorySession } from './memory.js';
 export { RedisSession, type RedisSessionArgs } from './redis.js';
 export { MySQLSession, type MySQLSessionArgs } from './mysql.js';
 export { PostgresSession, type PostgresSessionArgs } from './postgres.js';
-// Importing file.js also registers the File store and lock for Flex.
+// Importing file.js also registers the File and SlotFile stores and locks for Flex.
 export { FileSession, defaultDirectory } from './file.js';
 
-/** The store `openSession` uses when no store is named. */
-const EMBEDDED_DEFAULT_STORE = 'File';
+/** The store (and lock) `openSession` uses when no store is named: FileSession's two-slot files. */
+const EMBEDDED_DEFAULT_STORE = 'SlotFile';
 
 /** `openSession`: a function, and `openSession.with` for the form that releases for you. */
 export interface OpenSession {

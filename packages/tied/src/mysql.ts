@@ -4,6 +4,7 @@ import { dataSourceUrl } from './dbi-data-source.js';
 import { withDriver } from './driver.js';
 import { configuredFlexFlavor } from './flex.js';
 import { registerPart } from './registry.js';
+import { detectSchema } from './sql-schema.js';
 
 /** What `MySQLSession.open` takes: the connection, the store's options, and open options. */
 export interface MySQLSessionArgs extends OpenOptions {
@@ -13,7 +14,11 @@ export interface MySQLSessionArgs extends OpenOptions {
   uri?: string;
   /** Default `sessions`. */
   table?: string;
-  /** 'recommended' (default) or 'perl' (Apache::Session's table as it is: no purge, no maxAge). */
+  /**
+   * Left out, the table decides: Perl's `sessions (id char(32), a_session blob)` works as it is (then
+   * purge and maxAge are refused with a TypeError), a table with `updated_at` is the recommended one.
+   * Also which table `createTable` makes (default 'recommended').
+   */
   schema?: 'recommended' | 'perl';
   /** Create the table, unless it exists, when the parts are made. */
   createTable?: boolean;
@@ -31,10 +36,11 @@ registerPart('store', 'MySQL', async (args) => {
   const { mysqlStore } = await withDriver('mysql2', import('@tied/stores/mysql'));
   const store = mysqlStore({ ...connection(args, false), table: args.table as string | undefined, schema: args.schema as MySQLSessionArgs['schema'] });
   if (args.createTable === true) await store.createTable();
+  await detectSchema(store);
   return store;
 }, { arguments: ['pool', 'uri', 'table', 'schema', 'createTable', 'DataSource', 'UserName', 'Password'] });
 registerPart('lock', 'MySQL', async (args) => {
-  const { mysqlLocker } = await withDriver('mysql2', import('@tied/lockers/mysql'));
+  const { mysqlLocker } = await withDriver('mysql2', import('@tied/stores/mysql'));
   return mysqlLocker(connection(args, true));
 }, { arguments: ['pool', 'uri', 'DataSource', 'UserName', 'Password', 'LockDataSource', 'LockUserName', 'LockPassword'] });
 

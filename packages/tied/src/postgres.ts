@@ -1,9 +1,10 @@
 import type { OpenOptions } from '@tied/core';
-import type { PostgresConnectionOptions } from '@tied/stores/postgres';
+import type { PostgresPool } from '@tied/stores/postgres';
 import { dataSourceUrl } from './dbi-data-source.js';
 import { withDriver } from './driver.js';
 import { configuredFlexFlavor } from './flex.js';
 import { registerPart } from './registry.js';
+import { detectSchema } from './sql-schema.js';
 
 /** What `PostgresSession.open` takes: the connection, the store's options, and open options. */
 export interface PostgresSessionArgs extends OpenOptions {
@@ -13,13 +14,15 @@ export interface PostgresSessionArgs extends OpenOptions {
   connectionString?: string;
   /** Default `sessions`. */
   table?: string;
-  /** 'recommended' (default) or 'perl' (Apache::Session's table as it is: text only, no purge, no maxAge). */
+  /**
+   * Left out, the table decides: Perl's `sessions (id char(32), a_session text)` works as it is (text
+   * serializers only; purge and maxAge are refused with a TypeError), a table with `updated_at` is the
+   * recommended one. Also which table `createTable` makes (default 'recommended').
+   */
   schema?: 'recommended' | 'perl';
   /** Create the table, unless it exists, when the parts are made. */
   createTable?: boolean;
 }
-
-type PostgresPool = NonNullable<PostgresConnectionOptions['pool']>;
 
 const POSTGRES_PARTS = { store: 'Postgres', lock: 'Postgres', generate: 'Nanoid', serialize: 'SuperJSON' } as const;
 
@@ -33,10 +36,11 @@ registerPart('store', 'Postgres', async (args) => {
   const { postgresStore } = await withDriver('pg', import('@tied/stores/postgres'));
   const store = postgresStore({ ...connection(args, false), table: args.table as string | undefined, schema: args.schema as PostgresSessionArgs['schema'] });
   if (args.createTable === true) await store.createTable();
+  await detectSchema(store);
   return store;
 }, { arguments: ['pool', 'connectionString', 'table', 'schema', 'createTable', 'DataSource', 'UserName', 'Password'] });
 registerPart('lock', 'Postgres', async (args) => {
-  const { postgresLocker } = await withDriver('pg', import('@tied/lockers/postgres'));
+  const { postgresLocker } = await withDriver('pg', import('@tied/stores/postgres'));
   return postgresLocker(connection(args, true));
 }, { arguments: ['pool', 'connectionString', 'DataSource', 'UserName', 'Password', 'LockDataSource', 'LockUserName', 'LockPassword'] });
 

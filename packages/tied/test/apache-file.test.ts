@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { InvalidSessionIdError, tied } from 'tied';
 import { File } from 'tied/apache';
-import { hostileIds } from '@tied/conformance';
+import { hostileIds } from '@tied/conformance/jest';
 import type { FileLocker, FileStore } from '@tied/stores/file';
 import { interopTests, perlUnavailable, type InteropConfig } from './apache-interop.js';
 
@@ -45,8 +45,10 @@ describe('tied/apache File: Perl\'s layout', () => {
     for (const id of [...hostileIds.filter((hostile) => hostile !== undefined && hostile !== null), 'g'.repeat(32), 'abc-def']) {
       await expect(File.open(id as string, { directory, lockDirectory })).rejects.toBeInstanceOf(InvalidSessionIdError);
     }
-    // Perl's validate accepts hex ids of any length, upper case too.
-    await expect(File.open('ABCDEF0123', { directory, lockDirectory })).rejects.toMatchObject({ code: 'ERR_SESSION_NOT_FOUND' });
+    // Perl's validate accepts hex ids of any length: so does tied, in md5_hex's spelling (lower case) only.
+    await expect(File.open('abcdef0123', { directory, lockDirectory })).rejects.toMatchObject({ code: 'ERR_SESSION_NOT_FOUND' });
+    await expect(File.open('ABCDEF0123', { directory, lockDirectory })).rejects.toMatchObject({ code: 'ERR_INVALID_SESSION_ID' });
+    await expect(File.open('abcDEF0123', { directory, lockDirectory })).rejects.toMatchObject({ code: 'ERR_INVALID_SESSION_ID' });
   });
 });
 

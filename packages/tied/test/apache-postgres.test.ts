@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { serviceUnavailable, testOrSkip } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
 import { tied } from 'tied';
 import { Postgres } from 'tied/apache';
 import { interopTests, perlRead, perlUnavailable, type InteropConfig } from './apache-interop.js';

@@ -9,7 +9,7 @@ import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testOrSkip } from '@tied/conformance';
+import { testOrSkip } from '@tied/conformance/jest';
 import { consumerLock, type RepoLock } from './helpers/consumer-lock.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostileIds } from '@tied/conformance';
+import { crc32 } from 'node:zlib';
+import { hostileIds } from '@tied/conformance/jest';
 import { nanoid } from '@tied/generators';
 import { fileLocker } from '@tied/lockers/file';
 import { superjson } from '@tied/serializers';
@@ -28,6 +29,17 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
+/** Sets the time of the last save kept in a two-slot file's newest slot (its slot header, CRC32 included). */
+function saveTimeOf(path: string, updatedAt: number): void {
+  const file = readFileSync(path);
+  const capacity = file.readUInt32LE(8);
+  const slots = [16, 16 + capacity];
+  const newest = slots.reduce((a, b) => (file.readUIntLE(b + 4, 6) > file.readUIntLE(a + 4, 6) ? b : a));
+  file.writeDoubleLE(updatedAt, newest + 12);
+  file.writeUInt32LE(crc32(file.subarray(newest + 4, newest + 32 + file.readUInt32LE(newest + 20))), newest);
+  writeFileSync(path, file);
+}
+
 /** A saved FileSession holding `data`; returns its id. */
 async function saved(data: Record<string, unknown>): Promise<string> {
   const session = await FileSession.open();
@@ -43,24 +55,35 @@ describe('the embedded default', () => {
     session.user = { name: 'Ann', state: 'Ohio' };
     const id = session._session_id;
     await tied(session)!.release();
-    expect(readdirSync(defaultDirectory).sort()).toEqual([`Apache-Session-${id}.lock`, id].sort());
-    expect(JSON.parse(readFileSync(join(defaultDirectory, id), 'utf8')).json.user).toEqual({ name: 'Ann', state: 'Ohio' });
+    // One two-slot file, locked on itself: no lock file.
+    expect(readdirSync(defaultDirectory)).toEqual([id]);
+    expect(readFileSync(join(defaultDirectory, id)).subarray(0, 8).toString('latin1')).toBe('TIEDSLT1');
     await using again = await FileSession.open(id);
     expect(again.user).toEqual({ name: 'Ann', state: 'Ohio' });
   });
 
-  test('directory and lockDirectory (or Perl\'s Directory and LockDirectory) choose where files and locks go', async () => {
+  test('directory (or Perl\'s Directory) chooses where the default keeps its files', async () => {
+    for (const key of ['directory', 'Directory']) {
+      const directory = join(root, `${key}-slots`);
+      const session = await openSession(undefined, { [key]: directory });
+      await tied(session)!.release();
+      expect(readdirSync(directory)).toEqual([tied(session)!.id]);
+    }
+    await expect(openSession(undefined, { lockDirectory: join(root, 'x') })).rejects.toThrow(TypeError);
+  });
+
+  test('Flex File (Perl\'s format): directory and lockDirectory (or Directory and LockDirectory) choose where files and locks go', async () => {
     for (const [directoryKey, lockKey] of [['directory', 'lockDirectory'], ['Directory', 'LockDirectory']]) {
       const directory = join(root, `${directoryKey}-sessions`);
       const lockDirectory = join(root, `${directoryKey}-locks`);
-      const session = await openSession(undefined, { [directoryKey!]: directory, [lockKey!]: lockDirectory });
+      const session = await openSession(undefined, { store: 'File', [directoryKey!]: directory, [lockKey!]: lockDirectory });
       const id = session._session_id;
       await tied(session)!.release();
       expect(readdirSync(directory)).toEqual([id]);
       expect(readdirSync(lockDirectory)).toEqual([`Apache-Session-${id}.lock`]);
     }
     const alone = join(root, 'only-directory');
-    const session = await openSession(undefined, { directory: alone });
+    const session = await openSession(undefined, { store: 'File', directory: alone });
     await tied(session)!.release();
     expect(readdirSync(alone)).toContain(`Apache-Session-${tied(session)!.id}.lock`);
   });
@@ -101,8 +124,7 @@ describe('FileSession faults and bad input', () => {
     expect(fresh.a).toBe(1);
     await tied(fresh)!.release();
     const path = join(defaultDirectory, id);
-    const twoMinutesAgo = Date.now() / 1000 - 120;
-    utimesSync(path, twoMinutesAgo, twoMinutesAgo);
+    saveTimeOf(path, Date.now() - 120_000);
     const error = await rejection(FileSession.open(id, { maxAge: 60_000 }));
     expect(error).toBeInstanceOf(SessionNotFoundError);
     expect((error as Error).message).toContain('Object does not exist in the data store');

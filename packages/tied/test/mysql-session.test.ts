@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import mysql, { type RowDataPacket } from 'mysql2';
-import { serviceUnavailable, testOrSkip } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
 import { LockLostError, lockName } from '@tied/lockers/mysql';
 import { mysqlStore } from '@tied/stores/mysql';
 import { LockTimeoutError, MySQLSession, openSession, tied, type MySQLSessionArgs } from 'tied';

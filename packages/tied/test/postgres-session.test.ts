@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import pg from 'pg';
-import { serviceUnavailable, testOrSkip } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
 import { LockLostError, lockKeySql } from '@tied/lockers/postgres';
 import { postgresStore } from '@tied/stores/postgres';
 import { LockTimeoutError, PostgresSession, openSession, tied, type PostgresSessionArgs } from 'tied';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { serviceUnavailable } from '@tied/conformance';
+import { serviceUnavailable } from '@tied/conformance/jest';
 import { defineSession, type Flavor } from '@tied/core';
 import { nanoid } from '@tied/generators';
 import { fileLocker } from '@tied/lockers/file';

@@ -1,4 +1,4 @@
-import { SessionNotFoundError, type AcquireOptions, type FusedAccess, type Lock, type LockMode, type Payload } from '@tied/core';
+import { SessionNotFoundError, assertHeld, type AcquireOptions, type FusedAccess, type Lock, type LockMode, type Payload } from '@tied/core';
 import { releaseRemovingLockFile, type FileLocker } from './locker.js';
 import type { FileStore } from './store.js';
 
@@ -29,16 +29,23 @@ export function fileAccess(store: FileStore, locker: FileLocker): FusedAccess {
       }
       return lock;
     },
-    updateLocked: (_lock, id, data) => store.update(id, data),
+    async updateLocked(lock, id, data) {
+      assertHeld(lock, id);
+      await store.update(id, data);
+    },
     async updateAndRelease(lock, id, data) {
       try {
-        if (data !== undefined) await store.update(id, data);
+        if (data !== undefined) {
+          assertHeld(lock, id);
+          await store.update(id, data);
+        }
       } finally {
         await lock.release();
       }
     },
     async removeAndRelease(lock, id) {
       try {
+        assertHeld(lock, id);
         await store.remove(id);
       } catch (error) {
         await lock.release();

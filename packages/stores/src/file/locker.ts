@@ -231,7 +231,7 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
           await queued.release();
         }
       };
-      const lock: Lock = { id, mode, release: () => release(false) };
+      const lock: Lock = { id, mode, get held() { return held; }, release: () => release(false) };
       releasesRemovingFile.set(lock, () => release(true));
       return lock;
     },

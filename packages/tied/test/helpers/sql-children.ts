@@ -7,10 +7,14 @@ const fixture = fileURLToPath(new URL('../fixtures/sql-session.mjs', import.meta
 
 export type SqlBackend = 'mysql' | 'postgres';
 
-/** Runs `processes` Node processes that each add 1 to `count` of session `id`, `times` times; resolves when all exit 0. */
-export async function incrementInChildren(backend: SqlBackend, table: string, id: string, processes: number, times: number): Promise<void> {
+/**
+ * Runs `processes` Node processes that each add 1 to `count` of session `id`, `times` times; resolves
+ * when all exit 0. `uri`: the server to use instead of the default one (a connection string or mysql URI).
+ */
+export async function incrementInChildren(backend: SqlBackend, table: string, id: string, processes: number, times: number, uri?: string): Promise<void> {
   await Promise.all(Array.from({ length: processes }, async () => {
-    const child = spawn(process.execPath, [fixture, 'increment', backend, table, id, String(times)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = uri === undefined ? process.env : { ...process.env, TIED_TEST_SQL_URI: uri };
+    const child = spawn(process.execPath, [fixture, 'increment', backend, table, id, String(times)], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();

@@ -1,15 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
-import { serviceUnavailable, testOrSkip } from '@tied/conformance';
+import { serviceUnavailable, testOrSkip } from '@tied/conformance/jest';
 import {
   LockTimeoutError, SerializationError, SessionNotFoundError, defineSession, tied, type Flavor, type Serializer,
 } from '@tied/core';
 import { hex } from '@tied/generators';
-import { postgresRowLocker } from '@tied/lockers/postgres-row';
 import { base64, storable } from '@tied/serializers';
-import { postgresStore } from '@tied/stores/postgres';
-import { roundTripProxy } from '../../stores/test/helpers/round-trip-proxy.js';
+import { postgresRowParts } from '@tied/stores/postgres';
+import { roundTripProxy } from './helpers/round-trip-proxy.js';
 
 const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 const pool = new pg.Pool({ ...POSTGRES, max: 6 });
@@ -20,10 +19,10 @@ const it = testOrSkip(skip);
 const TABLE = 'tied_test_postgres_row';
 const LIMITED = 'tied_test_postgres_row_limited';
 
-/** Apache::Session::Postgres's parts on `table`: the row locker guarding Perl's store. */
+/** Apache::Session::Postgres's parts on `table`: Perl's store and its row locker, made together. */
 function perlFlavor(table: string, on: pg.Pool = pool, serializer: Serializer = base64(storable())): Flavor {
-  const locker = postgresRowLocker({ pool: on, table });
-  return defineSession({ store: locker.guard(postgresStore({ pool: on, table, schema: 'perl' })), locker, generator: hex(), serializer });
+  const { store, locker } = postgresRowParts({ pool: on, table });
+  return defineSession({ store, locker, generator: hex(), serializer });
 }
 
 /** Clients of the pool that are checked out: a lock holds one, and nothing else may keep one. */
@@ -56,7 +55,7 @@ afterAll(async () => {
   await pool.end();
 });
 
-describe('postgresRowLocker: the row lock of Apache::Session::Postgres', () => {
+describe('postgresRowParts: the row lock of Apache::Session::Postgres', () => {
   it('a locked cycle costs 2 round trips, a new session 2, a read-only open 2', async () => {
     const proxy = await roundTripProxy(POSTGRES.port);
     const counted = new pg.Pool({ ...POSTGRES, port: proxy.port, max: 1 });
