@@ -10,6 +10,8 @@ import { readSession } from './inspect.js';
 /** get, set, unset, new, rm: reading and changing single sessions. */
 export function addEditCommands(program: Command, context: () => Context): void {
   program.command('get')
+    // Ids and JSON values may start with '-' (a nanoid does 1 time in 64): operands, not options.
+    .allowUnknownOption()
     .description('print the value at a dot path (user.name, cart.items.0) as JSON')
     .argument('<id>', 'session id')
     .argument('<path>', 'dot path into the data')
@@ -24,6 +26,8 @@ export function addEditCommands(program: Command, context: () => Context): void 
     });
 
   program.command('set')
+    // Ids and JSON values may start with '-' (a nanoid does 1 time in 64): operands, not options.
+    .allowUnknownOption()
     .description('set the value at a dot path (write lock; saved)')
     .argument('<id>', 'session id')
     .argument('<path>', 'dot path into the data; missing objects on the way are created')
@@ -40,6 +44,8 @@ export function addEditCommands(program: Command, context: () => Context): void 
     });
 
   program.command('unset')
+    // Ids and JSON values may start with '-' (a nanoid does 1 time in 64): operands, not options.
+    .allowUnknownOption()
     .description('remove the value at a dot path (write lock; saved)')
     .argument('<id>', 'session id')
     .argument('<path>', 'dot path into the data')
@@ -74,6 +80,8 @@ export function addEditCommands(program: Command, context: () => Context): void 
     });
 
   program.command('rm')
+    // Ids and JSON values may start with '-' (a nanoid does 1 time in 64): operands, not options.
+    .allowUnknownOption()
     .description('remove sessions (each under its write lock); a corrupt session can be removed too')
     .argument('<ids...>', 'session ids')
     .action(async (ids: string[]) => {

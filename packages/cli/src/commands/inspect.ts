@@ -39,6 +39,8 @@ export function addInspectCommands(program: Command, context: () => Context): vo
     });
 
   program.command('show')
+    // Ids and JSON values may start with '-' (a nanoid does 1 time in 64): operands, not options.
+    .allowUnknownOption()
     .description("print a session's data (read under a shared lock)")
     .argument('<id>', 'session id')
     .option('--json', "as JSON (superjson's json part: Dates as ISO strings, Maps as [key, value] lists)")
