@@ -1,11 +1,11 @@
 import { closeSync, constants, futimesSync, lstatSync, unlinkSync, type Stats } from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { LockTimeoutError, abortReason, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
+import { memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
 import { assertPrivateDirectory, createDirectory } from './directory.js';
 import { LockFileError } from './errors.js';
-import { LOCK_EX, LOCK_SH, tryFlock } from './flock.js';
+import { LOCK_EX, tryFlock } from './flock.js';
+import { flockWaiting, unlinkIfStillAt, type FlockFiles } from './flock-wait.js';
 import { assertFileNameId, errorCode, PERL_LOCK_FILE } from './names.js';
 import { openRegularFile, stillAt } from './open-file.js';
 
@@ -29,10 +29,6 @@ export interface FileLocker extends Locker {
 
 /** A writer's gate: `.Apache-Session-<id>.gate`. No id starts with a dot, so no lock file or session has this name. */
 const GATE_FILE = /^\.Apache-Session-.*\.gate$/;
-
-/** Waiting for another process is polling (1, 2, 4, … ms): a blocking flock would hold a threadpool thread. */
-const FIRST_POLL = 1;
-const LONGEST_POLL = 25;
 
 /** Opening as Perl's `open(FH, "+>file")` does, but without truncating: the file is checked first. */
 const OPEN_LOCK_FILE = constants.O_RDWR | constants.O_CREAT;
@@ -125,79 +121,11 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
     }
   };
 
-  /** True while a writer (of any tied process) holds the gate of this id, waiting for the lock. */
-  const gateClosed = (gate: string): boolean => {
-    if (!lstatSync(gate, { throwIfNoEntry: false })) return false;
-    let fd: number;
-    try {
-      ({ fd } = openChecked(gate, OPEN_EXISTING));
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return false;
-      throw error;
-    }
-    try {
-      // A gate nobody holds was left by a writer that died; clean removes it.
-      return !tryFlock(fd, LOCK_SH);
-    } finally {
-      closeSync(fd);
-    }
-  };
-
-  /** A writer takes the gate when its first try failed; undefined when another writer holds it. */
-  const takeGate = (gate: string): { fd: number; stats: Stats } | undefined => {
-    const opened = openChecked(gate, OPEN_LOCK_FILE);
-    // A gate unlinked meanwhile keeps no reader back: try again with the one at the path then.
-    if (tryFlock(opened.fd, LOCK_EX) && stillAt(gate, opened.stats)) return opened;
-    closeSync(opened.fd);
-    return undefined;
-  };
-
-  /** Opens and flocks the lock file; resolves with its descriptor, which holds the lock until closed. */
-  const lockFile = async (id: string, path: string, mode: LockMode, deadline: number, { timeout, signal }: AcquireOptions): Promise<{ fd: number; stats: Stats }> => {
-    const operation = mode === 'read' ? LOCK_SH : LOCK_EX;
-    const gate = gateOf(id);
-    let file: { fd: number; stats: Stats } | undefined;
-    let heldGate: { fd: number; stats: Stats } | undefined;
-    let delay = FIRST_POLL;
-    try {
-      for (;;) {
-        // A reader lets a waiting writer go first; a writer waits only for the holders.
-        if (mode === 'write' || !gateClosed(gate)) {
-          file ??= openLockFile(path);
-          if (tryFlock(file.fd, operation)) {
-            // A `clean` may have unlinked the file while we waited on it: then lock the one at the path now.
-            if (stillAt(path, file.stats)) {
-              const now = Date.now() / 1000;
-              futimesSync(file.fd, now, now); // marks the file used, for clean
-              const locked = file;
-              file = undefined;
-              return locked;
-            }
-            closeSync(file.fd);
-            file = undefined;
-            continue;
-          }
-          if (mode === 'write' && !heldGate) heldGate = takeGate(gate);
-        }
-        const left = deadline - Date.now();
-        if (left <= 0) throw new LockTimeoutError(id, timeout!);
-        try {
-          await sleep(Math.min(delay, left), undefined, { signal });
-        } catch {
-          throw abortReason(signal!);
-        }
-        delay = Math.min(2 * delay, LONGEST_POLL);
-      }
-    } finally {
-      if (file) closeSync(file.fd);
-      if (heldGate) {
-        // Unlink only the gate we hold: after a clean, another writer may hold a new one at that path.
-        // Best effort: the gate only orders waiters, and this must not fail the lock we now hold.
-        unlinkBestEffort(gate, heldGate.stats);
-        closeSync(heldGate.fd);
-      }
-    }
-  };
+  /** How a wait opens this locker's files: the lock file (always made), and the gate. */
+  const filesOf = (path: string, gate: string): FlockFiles => ({
+    openTarget: () => openLockFile(path),
+    openGate: (create) => openChecked(gate, create ? OPEN_LOCK_FILE : OPEN_EXISTING),
+  });
 
   const locker: FileLocker = {
     name: 'file',
@@ -211,7 +139,10 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
       const queued = await queue.acquire(id, mode, acquireOptions);
       let file: { fd: number; stats: Stats };
       try {
-        file = await lockFile(id, path, mode, deadline, acquireOptions);
+        // The lock file is always made, so the wait resolves with a file.
+        file = (await flockWaiting(id, path, gateOf(id), mode, deadline, acquireOptions, filesOf(path, gateOf(id))))!;
+        const now = Date.now() / 1000;
+        futimesSync(file.fd, now, now); // marks the file used, for clean
       } catch (error) {
         await queued.release();
         throw error;
@@ -224,7 +155,7 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
           // Only a holder that has the file to itself unlinks it: for a read lock, the upgrade to
           // exclusive fails while another reader holds it (and gives up the shared lock, which we are
           // releasing anyway). Waiters that had it open notice the unlink and lock the new file.
-          if (removeFile && (mode === 'write' || tryFlock(file.fd, LOCK_EX))) unlinkBestEffort(path, file.stats);
+          if (removeFile && (mode === 'write' || tryFlock(file.fd, LOCK_EX))) unlinkIfStillAt(path, file.stats);
         } finally {
           // Closing the only descriptor of the file releases the flock.
           closeSync(file.fd);
@@ -256,19 +187,6 @@ export function fileLocker(options: FileLockerOptions): FileLocker {
   };
   fileLockers.add(locker);
   return locker;
-}
-
-/**
- * Unlinks `path` if it is still the file `stats` describes. Best effort, for a file whose removal is
- * tidying only (a lock file left over is removed by `clean`): a failure here must not turn a release
- * into an error.
- */
-function unlinkBestEffort(path: string, stats: Stats): void {
-  try {
-    if (stillAt(path, stats)) unlinkSync(path);
-  } catch {
-    // Removed by hand or by a cleaner meanwhile, or the directory became unwritable: leave it.
-  }
 }
 
 /**

@@ -1,15 +1,15 @@
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
 import {
-  LockLostError, LockTimeoutError, SessionCorruptError, SessionExistsError, SessionNotFoundError, abortReason, memoryLocker,
+  LockLostError, SessionCorruptError, SessionExistsError, SessionNotFoundError, memoryLocker,
   type AcquireOptions, type FusedAccess, type Lock, type Locker, type LockMode, type Payload, type Store, type StoredSession, type StoredSessionInfo,
 } from '@tied/core';
 import { assertPrivateDirectory, createDirectory } from './directory.js';
 import { FlockUnavailableError } from './errors.js';
-import { LOCK_EX, LOCK_SH, tryFlock } from './flock.js';
+import { LOCK_EX, tryFlock } from './flock.js';
+import { flockWaiting, unlinkIfStillAt, type OpenedFile } from './flock-wait.js';
 import { assertFileNameId, errorCode, FILE_NAME_ID, PERL_LOCK_FILE } from './names.js';
 import { kindOf, openRegularFile, stillAt } from './open-file.js';
 import { capacityFor, decode, encodeFile, encodeSlot, fits, HEADER_SIZE, newestLength, slotOffset, type SlotState } from './slot-layout.js';
@@ -40,8 +40,6 @@ export interface SlotFileLocker extends Locker {
 const GATE_SUFFIX = '.gate';
 /** A dot-file younger than this may belong to a write or a wait in progress; purge leaves it alone. */
 const DOT_FILE_GRACE = 60_000;
-const FIRST_POLL = 1;
-const LONGEST_POLL = 25;
 
 /** What a held lock knows: its descriptor (which holds the flock), and where the current version is. */
 interface Held {
@@ -188,80 +186,22 @@ function slotFiles(options: SlotFileOptions) {
 
   /**
    * Opens and flocks the session file. `create`: make it (empty) when absent; otherwise an absent
-   * file resolves undefined with nothing locked. Waiting for another process is polling (1, 2, 4, …
-   * 25 ms); a waiting writer holds the gate `.<id>.gate`, which keeps new readers back so they cannot
-   * starve it.
+   * file resolves undefined with nothing locked. A waiting writer holds the gate `.<id>.gate`.
    */
-  const lockFile = async (id: string, path: string, mode: LockMode, create: boolean, deadline: number, { timeout, signal }: AcquireOptions): Promise<{ fd: number; stats: Stats } | undefined> => {
-    const operation = mode === 'read' ? LOCK_SH : LOCK_EX;
+  const lockFile = (id: string, path: string, mode: LockMode, create: boolean, deadline: number, options: AcquireOptions): Promise<OpenedFile | undefined> => {
     const flags = (mode === 'read' && !create ? constants.O_RDONLY : constants.O_RDWR) | (create ? constants.O_CREAT : 0);
     const gate = `${directory}/.${id}${GATE_SUFFIX}`;
-    let file: { fd: number; stats: Stats } | undefined;
-    let heldGate: { fd: number; stats: Stats } | undefined;
-    let delay = FIRST_POLL;
-    try {
-      for (;;) {
-        if (mode === 'write' || !gateClosed(gate)) {
-          if (!file) {
-            try {
-              file = open(path, flags);
-            } catch (error) {
-              if (!create && errorCode(error) === 'ENOENT') return undefined;
-              throw error;
-            }
-          }
-          if (tryFlock(file.fd, operation)) {
-            // Removed (deleted, purged, or replaced by a grown file) while we waited: take the one at the path now.
-            if (stillAt(path, file.stats)) {
-              const locked = file;
-              file = undefined;
-              return locked;
-            }
-            closeSync(file.fd);
-            file = undefined;
-            continue;
-          }
-          if (mode === 'write' && !heldGate) heldGate = takeGate(gate);
-        }
-        const left = deadline - Date.now();
-        if (left <= 0) throw new LockTimeoutError(id, timeout!);
+    return flockWaiting(id, path, gate, mode, deadline, options, {
+      openTarget: () => {
         try {
-          await sleep(Math.min(delay, left), undefined, { signal });
-        } catch {
-          throw abortReason(signal!);
+          return open(path, flags);
+        } catch (error) {
+          if (!create && errorCode(error) === 'ENOENT') return undefined;
+          throw error;
         }
-        delay = Math.min(2 * delay, LONGEST_POLL);
-      }
-    } finally {
-      if (file) closeSync(file.fd);
-      if (heldGate) {
-        unlinkIfStillAt(gate, heldGate.stats);
-        closeSync(heldGate.fd);
-      }
-    }
-  };
-
-  const gateClosed = (gate: string): boolean => {
-    if (!lstatSync(gate, { throwIfNoEntry: false })) return false;
-    let fd: number;
-    try {
-      ({ fd } = open(gate, constants.O_RDONLY));
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return false;
-      throw error;
-    }
-    try {
-      return !tryFlock(fd, LOCK_SH);
-    } finally {
-      closeSync(fd);
-    }
-  };
-
-  const takeGate = (gate: string): { fd: number; stats: Stats } | undefined => {
-    const opened = open(gate, constants.O_RDWR | constants.O_CREAT);
-    if (tryFlock(opened.fd, LOCK_EX) && stillAt(gate, opened.stats)) return opened;
-    closeSync(opened.fd);
-    return undefined;
+      },
+      openGate: (createGate) => open(gate, createGate ? constants.O_RDWR | constants.O_CREAT : constants.O_RDONLY),
+    });
   };
 
   /** Takes the in-process queue, then the file's flock; the queue is released when the flock cannot be had. */
@@ -562,14 +502,6 @@ function flockIfAvailable(fd: number): boolean {
   } catch (error) {
     if (error instanceof FlockUnavailableError) return true;
     throw error;
-  }
-}
-
-function unlinkIfStillAt(path: string, stats: Stats): void {
-  try {
-    if (stillAt(path, stats)) unlinkSync(path);
-  } catch {
-    // Removed meanwhile: nothing to do.
   }
 }
 
