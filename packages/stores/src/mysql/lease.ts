@@ -1,10 +1,12 @@
 /**
  * MySQL's lease locks (see ../sql/lease.ts): a row of an InnoDB lease table per held lock, expiring on
- * the server's UTC clock (`UTC_TIMESTAMP(6)`: no time zone or DST setting moves it). Every statement
- * runs in autocommit on a pooled connection:
+ * the server's UTC clock (`UTC_TIMESTAMP(6)`: no time zone or DST setting moves it). Each round trip
+ * runs on a pooled connection in autocommit, a round trip of two writes in one transaction (one
+ * commit, one redo log flush):
  *   take + read:     INSERT … ON DUPLICATE KEY UPDATE (the lease, if free, expired or ours); SELECT the lease and the session joined
- *   write + release: UPDATE sessions JOIN leases … (the write, only where the lease row is ours; both rows locked); DELETE the lease if ours
- *   remove:          DELETE sessions, leases … JOIN (both rows, only where the lease is ours)
+ *   write + release: START TRANSACTION; UPDATE sessions JOIN leases … (the write, only where the lease row is ours; both
+ *                    rows locked); DELETE the lease; COMMIT
+ *   remove:          DELETE sessions, leases … LEFT JOIN (both rows, only where the lease is ours)
  * The read is a statement of its own, after the lease is taken, so it sees the last holder's write
  * (committed before that holder deleted its lease).
  */
@@ -50,6 +52,7 @@ export function mysqlLeaseSql(table: string): LeaseSql {
     renewed: (results) => new Set(mysqlRows(results[1]).map((row) => String(row.token))),
     clean: `DELETE FROM ${leases} WHERE expires_at < UTC_TIMESTAMP(6)`,
     isMissingTable: (error) => (error as { errno?: unknown } | null)?.errno === ER_NO_SUCH_TABLE && String((error as Error).message).includes(parsed.name),
+    afterError: ['ROLLBACK'],
   };
 }
 
@@ -58,6 +61,11 @@ export function mysqlFenced(table: TableName, statements: TableStatements, lease
   const sessions = table.quoted;
   const text = mysqlDialect.textLiteral;
   const isLeased = (id: string, token: string) => `EXISTS (SELECT 1 FROM ${leases.quoted} WHERE id = ${key(id)} AND token = ${tokenSql(token)})`;
+  /** Two writes in one transaction: one commit, one redo log flush. `at` finds a write's result among the statements'. */
+  const inTransaction = (writes: readonly string[]) => ({
+    statements: ['START TRANSACTION', ...writes, 'COMMIT'],
+    at: (results: readonly unknown[], index: number) => results[index + 1],
+  });
   // Setting the lease row too makes InnoDB lock it for the statement: no one takes the lease over mid-write.
   const fencedUpdate = (layout: Layout, id: string, value: string, token: string, leaseMs: number) =>
     `UPDATE ${sessions} AS s JOIN ${leases.quoted} AS l ON l.id = ${key(id)} AND l.token = ${tokenSql(token)}
@@ -75,18 +83,24 @@ export function mysqlFenced(table: TableName, statements: TableStatements, lease
         return { row: Number(row.found) === 1 ? row : undefined };
       },
     }),
-    lockAndInsert: (layout, id, value, token, leaseMs) => ({
-      statements: [leases.take(id, token, leaseMs), statements.insert(layout, id, value, isLeased(id, token)), leases.held(id, token)],
-      read: (results) => (heldIn(results[2]) ? mysqlCount(results[1]) > 0 : undefined),
-    }),
-    write: (layout, id, value, token, leaseMs, release) => ({
-      statements: [fencedUpdate(layout, id, value, token, leaseMs), release ? leases.release(id, token) : leases.held(id, token)],
-      read(results): WriteOutcome {
-        if (mysqlCount(results[0]) > 0) return 'written';
-        const held = release ? mysqlCount(results[1]) > 0 : heldIn(results[1]);
-        return held ? 'missing' : 'lost';
-      },
-    }),
+    lockAndInsert: (layout, id, value, token, leaseMs) => {
+      const inserted = inTransaction([leases.take(id, token, leaseMs), statements.insert(layout, id, value, isLeased(id, token)), leases.held(id, token)]);
+      return { statements: inserted.statements, read: (results) => (heldIn(inserted.at(results, 2)) ? mysqlCount(inserted.at(results, 1)) > 0 : undefined) };
+    },
+    write: (layout, id, value, token, leaseMs, release) => {
+      const written = release
+        ? inTransaction([fencedUpdate(layout, id, value, token, leaseMs), leases.release(id, token)])
+        : { statements: [fencedUpdate(layout, id, value, token, leaseMs), leases.held(id, token)], at: (results: readonly unknown[], index: number) => results[index] };
+      return {
+        statements: written.statements,
+        read(results): WriteOutcome {
+          if (mysqlCount(written.at(results, 0)) > 0) return 'written';
+          const held = release ? mysqlCount(written.at(results, 1)) > 0 : heldIn(written.at(results, 1));
+          return held ? 'missing' : 'lost';
+        },
+      };
+    },
+    // One statement deletes both rows (and locks both): the session only where the lease is ours.
     remove: (id, token) => ({
       statements: [`DELETE s, l FROM ${leases.quoted} AS l LEFT JOIN ${sessions} AS s ON s.id = ${text(id)} WHERE l.id = ${key(id)} AND l.token = ${tokenSql(token)}`],
       read: (results) => mysqlCount(results[0]) > 0,

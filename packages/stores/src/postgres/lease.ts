@@ -56,6 +56,8 @@ export function postgresLeaseSql(table: string, unlogged: boolean): LeaseSql {
     renewed: (results) => new Set(postgresRows(results[0]).map((row) => String(row.token))),
     clean: `DELETE FROM ${leases} WHERE expires_at < clock_timestamp()`,
     isMissingTable: (error) => (error as { code?: unknown } | null)?.code === UNDEFINED_TABLE && String((error as Error).message).includes(parsed.name),
+    // A simple query's statements are one implicit transaction, ended by the error.
+    afterError: [],
   };
 }
 

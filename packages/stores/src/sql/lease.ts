@@ -39,6 +39,8 @@ export interface LeaseSql {
   readonly clean: string;
   /** The server's "no such table" for the lease table. */
   isMissingTable(error: unknown): boolean;
+  /** After a statement the server refused: what leaves the connection in no transaction. */
+  readonly afterError: readonly string[];
 }
 
 /** What the lease module needs of a backend. */
@@ -138,7 +140,7 @@ interface Held {
  * was sent is replaced once; a connection lost during the statements is `BackendError` (they may or
  * may not have run).
  */
-async function runOnPool<C>(driver: SqlDriver<C>, statements: readonly string[], wait: Wait): Promise<unknown[]> {
+async function runOnPool<C>(driver: SqlDriver<C>, statements: readonly string[], wait: Wait, afterError: readonly string[]): Promise<unknown[]> {
   for (let tries = 1; ; tries++) {
     const connection = await checkout(driver, wait);
     let died: Error | undefined;
@@ -152,8 +154,11 @@ async function runOnPool<C>(driver: SqlDriver<C>, statements: readonly string[],
       return results;
     } catch (error) {
       if (!driver.isFatal(error) && !died) {
+        // A statement the server refused stops the ones after it: a transaction they would have committed is ended here.
+        const clean = afterError.length === 0 || await driver.run(connection, afterError).then(() => true, () => false);
         stopListening();
-        driver.giveBack(connection);
+        if (clean) driver.giveBack(connection);
+        else driver.destroy(connection, error as Error);
         throw error;
       }
       // The listener stays on the closed connection: its late errors are not the process's to crash on.
@@ -196,7 +201,7 @@ export function leaseLocker<C>(backend: LeaseBackend<C>, options: LeaseOptions):
 
   async function run(statements: readonly string[], wait: Wait = NO_WAIT): Promise<unknown[]> {
     try {
-      return await runOnPool(driver, statements, wait);
+      return await runOnPool(driver, statements, wait, sql.afterError);
     } catch (error) {
       throw missingTable(error);
     }
