@@ -16,6 +16,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { BackendError, LockLostError, LockTimeoutError, abortReason, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
+import { sleep } from '../sleep.js';
 import { checkout, waitOf, type SqlDriver, type Wait } from './held.js';
 
 /** The statements of one lease table, as a dialect writes them. Ids and tokens are given as they are. */
@@ -167,21 +168,6 @@ async function runOnPool<C>(driver: SqlDriver<C>, statements: readonly string[],
       throw new BackendError(`The ${driver.server} connection was lost during a statement of the lease table (${(error as Error).message}); it may or may not have run`, { cause: error });
     }
   }
-}
-
-/** Waits `ms`; an abort rejects with the signal's reason. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** A lease locker over `backend`'s pool and lease table. */
