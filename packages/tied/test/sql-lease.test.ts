@@ -16,7 +16,7 @@ import { postgresStore } from '@tied/stores/postgres';
 import { MySQLSession, PostgresSession, tied, type Session } from 'tied';
 import { roundTripProxy } from '../../stores/test/helpers/round-trip-proxy.js';
 import { holdInChild, incrementInChildren, killHard } from './helpers/sql-children.js';
-import { mysqlKit, postgresKit, type SqlKit, type TestPool } from './helpers/sql-kits.js';
+import { counters, mysqlKit, postgresKit, type SqlKit, type TestPool } from './helpers/sql-kits.js';
 
 const kits = [await mysqlKit(), await postgresKit()];
 
@@ -101,18 +101,7 @@ describe.each(kits)('$backend lease locks', (kit: SqlKit) => {
   let shared: TestPool;
 
   const open = <T extends object>(id: string | undefined, options = {}) => parts.open<T>(shared, TABLE, id, options);
-  async function counter(): Promise<string> {
-    const session = await open<{ count: number }>(undefined);
-    session.count = 0;
-    await tied(session).release();
-    return tied(session).id;
-  }
-  async function countOf(id: string): Promise<number> {
-    const session = await open<{ count: number }>(id, { readonly: true });
-    const { count } = session;
-    await tied(session).release();
-    return count;
-  }
+  const { create: counter, read: countOf } = counters(open);
   const flavorOn = (on: TestPool, lease?: number): Flavor =>
     defineSession({ store: parts.store(on, TABLE), locker: parts.locker(on, LEASES, lease), generator: nanoid(), serializer: superjson() });
 
