@@ -26,6 +26,7 @@ const USAGE = `Usage: node bench/run.mjs [options]
   --only a,b          targets by id, backend or kind (tied-file, mysql, peer, ...)
   --part a,b          cycle, lost-updates, concurrency, http, micro (default: all)
   --workers a,b       concurrency: async workers in one process (default 1,32,128; quick 8)
+  --app a,b           concurrency: ms of application work between open and release (default 0,2)
   --connections a,b   http: autocannon connections (default 1,32,128; quick 8)
   --modes a,b         http: shared (one session for all connections), own (one per connection); quick: shared
   --seconds N         concurrency: measured seconds per point (default 3; quick 0.3)
@@ -48,6 +49,7 @@ function readOptions() {
       part: { type: 'string', default: PARTS.join(',') },
       results: { type: 'string', default: DEFAULT_RESULTS },
       workers: { type: 'string' },
+      app: { type: 'string' },
       connections: { type: 'string' },
       modes: { type: 'string' },
       seconds: { type: 'string' },
@@ -73,6 +75,12 @@ function readOptions() {
     if (numbers.length === 0 || numbers.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${name} takes whole numbers of at least 1, comma-separated, not "${values[name]}"`);
     return numbers;
   };
+  const appMs = () => {
+    if (values.app === undefined) return [0, 2];
+    const numbers = list(values.app).map(Number);
+    if (numbers.length === 0 || numbers.some((n) => !Number.isInteger(n) || n < 0)) throw new Error(`--app takes whole numbers of ms (0 or more), comma-separated, not "${values.app}"`);
+    return numbers;
+  };
   const seconds = (name, normal, quick) => {
     if (values[name] === undefined) return values.quick ? quick : normal;
     const n = Number(values[name]);
@@ -95,7 +103,7 @@ function readOptions() {
     sessions: SESSION_COUNT,
     concurrency: {
       workers: counts('workers', [1, 32, 128], [8]),
-      appMs: [0, 2],
+      appMs: appMs(),
       sizes: {
         sessions: values.quick ? 50 : 1000,
         warmupMs: values.quick ? 200 : 1000,

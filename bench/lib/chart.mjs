@@ -88,9 +88,9 @@ export function concurrencyChart({ rows, title }) {
   const panels = backends.map((backend) => ({
     name: `${backend} — C workers, app time`,
     bars: rows.filter((row) => row.backend === backend).flatMap((row) => ['tied', 'peer']
-      .filter((side) => row[side]?.answer?.result && !row[side].answer.result.stalled)
+      .filter((side) => row[side]?.answer?.result && !row[side].answer.result.stalled && !(side === 'peer' && row.repeatsPeer))
       .map((side) => ({
-        target: { label: `C = ${row.workers}, ${row.appMs} ms — ${side === 'tied' ? 'tied' : 'express-session store'}`, kind: side },
+        target: { label: `C = ${row.workers}, ${row.appMs} ms — ${side === 'tied' ? row.variant ?? 'tied' : 'express-session store'}`, kind: side },
         summary: single(row[side].answer.result.cyclesPerSecond),
       }))),
   }));

@@ -16,25 +16,35 @@ export async function concurrencyRuns(targets, options, taskOptions, unavailable
   const rows = [];
   const backends = [...new Set(targets.filter((t) => t.concurrency).map((t) => t.backend))];
   for (const backend of backends) {
-    const tied = targets.find((t) => t.concurrency && t.backend === backend && t.kind === 'tied');
+    // A backend may have several tied flavors (MySQL's GET_LOCK and lease locks): each gets a row against the one peer run.
+    const tieds = targets.filter((t) => t.concurrency && t.backend === backend && t.kind === 'tied');
     const peer = targets.find((t) => t.concurrency && t.backend === backend && t.kind === 'peer');
     for (const workers of options.concurrency.workers) {
       for (const appMs of options.concurrency.appMs) {
-        const row = { backend, workers, appMs };
-        for (const [side, target] of [['tied', tied], ['peer', peer]]) {
-          if (!target) continue;
+        const sides = new Map();
+        for (const target of [...tieds, peer].filter(Boolean)) {
           const answer = unavailable.has(target.id)
             ? { unavailable: unavailable.get(target.id) }
             : await runTask(target, { op: 'concurrency', workers, appMs, ...options.concurrency.sizes }, taskOptions);
           if (answer.unavailable) unavailable.set(target.id, answer.unavailable);
-          row[side] = { target: target.id, answer };
+          sides.set(target, { target: target.id, answer });
           const r = answer.result;
           const figure = r
             ? `${Math.round(r.cyclesPerSecond)} cycles/s p99 ${r.p99?.toFixed(1) ?? '—'} ms${r.stalled ? ' STALLED' : ` lost ${r.lost}`}${r.errors ? ` errors ${r.errors}` : ''}`
             : answer.unavailable ? `not available: ${answer.unavailable}` : `error: ${answer.error.split('\n')[0]}`;
-          progress(`concurrency  C=${String(workers).padEnd(3)} app ${appMs} ms  ${target.id.padEnd(15)} ${figure}`);
+          progress(`concurrency  C=${String(workers).padEnd(3)} app ${appMs} ms  ${target.id.padEnd(19)} ${figure}`);
         }
-        rows.push(row);
+        const peerSide = peer && sides.get(peer);
+        if (tieds.length === 0) rows.push({ backend, workers, appMs, peer: peerSide });
+        tieds.forEach((target, index) => rows.push({
+          backend,
+          workers,
+          appMs,
+          // The flavor, when it is not the backend's first (tied-mysql-lease beside tied-mysql).
+          ...(index > 0 ? { variant: target.id, repeatsPeer: true } : {}),
+          tied: sides.get(target),
+          ...(peerSide ? { peer: peerSide } : {}),
+        }));
       }
     }
   }

@@ -92,7 +92,7 @@ function concurrencyTable(rows) {
     const ratios = tied && peer ? [ratio(tied.cyclesPerSecond / peer.cyclesPerSecond), ratio(tied.p99 / peer.p99)] : ['—', '—'];
     const status = verdict.status === 'MET' ? '**MET**' : verdict.status === 'MISSED' ? `**MISSED**: ${verdict.reasons.join('; ')}` : verdict.status;
     const redis = verdict.redisPerProcess ? `; Redis per process (≥ ${ratio(CONCURRENCY_TARGETS.redisAt128)} at C = 128): **${verdict.redisPerProcess}**` : '';
-    return [row.backend, String(row.workers), String(row.appMs), ...concurrencyCell(row.tied), ...concurrencyCell(row.peer), ...ratios, status + redis];
+    return [row.variant ? `${row.backend} (${row.variant})` : row.backend, String(row.workers), String(row.appMs), ...concurrencyCell(row.tied), ...concurrencyCell(row.peer), ...ratios, status + redis];
   });
   return table(['backend', 'C', 'app ms', 'tied cycles/s', 'p50 ms', 'p99 ms', 'CPU µs/cycle', 'lost', 'peer cycles/s', 'p50 ms', 'p99 ms', 'CPU µs/cycle', 'lost', 'throughput ÷ peer', 'p99 ÷ peer', `target (≥ ${CONCURRENCY_TARGETS.throughput}×, ≤ ${CONCURRENCY_TARGETS.p99}× p99, 0 lost, no stall)`], body);
 }

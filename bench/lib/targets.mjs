@@ -17,12 +17,14 @@ export const TARGETS = [
   { id: 'perl-file', label: 'Apache::Session::File', backend: 'file', kind: 'perl', runtime: 'perl' },
 
   { id: 'tied-mysql', label: 'tied MySQLSession', backend: 'mysql', kind: 'tied', runtime: 'node', concurrency: true },
+  { id: 'tied-mysql-lease', label: "tied MySQLSession, lock: 'MySQLLease'", backend: 'mysql', kind: 'tied', runtime: 'node', concurrency: true },
   { id: 'apache-mysql', label: 'tied/apache MySQL', backend: 'mysql', kind: 'tied', runtime: 'node' },
   { id: 'floor-mysql', label: 'mysql2 callbacks: GET_LOCK + SELECT / UPDATE + RELEASE_LOCK', backend: 'mysql', kind: 'floor', runtime: 'node' },
   { id: 'peer-mysql', label: 'express-mysql-session', backend: 'mysql', kind: 'peer', runtime: 'node', concurrency: true },
   { id: 'perl-mysql', label: 'Apache::Session::MySQL', backend: 'mysql', kind: 'perl', runtime: 'perl' },
 
   { id: 'tied-postgres', label: 'tied PostgresSession', backend: 'postgres', kind: 'tied', runtime: 'node', concurrency: true },
+  { id: 'tied-postgres-lease', label: "tied PostgresSession, lock: 'PostgresLease'", backend: 'postgres', kind: 'tied', runtime: 'node', concurrency: true },
   { id: 'apache-postgres', label: 'tied/apache Postgres', backend: 'postgres', kind: 'tied', runtime: 'node' },
   { id: 'floor-postgres', label: 'pg: BEGIN + SELECT FOR UPDATE / UPDATE + COMMIT', backend: 'postgres', kind: 'floor', runtime: 'node' },
   { id: 'peer-postgres', label: 'connect-pg-simple', backend: 'postgres', kind: 'peer', runtime: 'node', concurrency: true },

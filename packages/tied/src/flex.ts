@@ -89,26 +89,53 @@ export interface ConfiguredFlavor<A extends OpenOptions> {
   close(args?: A): Promise<void>;
 }
 
-/** `open`, `with`, `flavor` and `close` over the flavors of `kind` that `build` makes from part arguments. */
-export function configuredFlavor<A extends OpenOptions>(kind: string, flavorOf: (partArgs: Record<string, unknown>) => Promise<Flavor>): ConfiguredFlavor<A> {
+type RoleNames = Partial<Record<FlexRole, string>>;
+
+/**
+ * `open`, `with`, `flavor` and `close` over the flavors of `kind` that `flavorOf` makes from part
+ * arguments (and the role names given, for a flavor that lets the caller pick one); `kind` may be the
+ * kinds a `close` with these names closes.
+ */
+export function configuredFlavor<A extends OpenOptions>(
+  kind: string | ((names: RoleNames) => readonly string[]),
+  flavorOf: (partArgs: Record<string, unknown>, names: RoleNames) => Promise<Flavor>,
+): ConfiguredFlavor<A> {
   const split = (args: A | undefined) => splitFlexArgs({ ...args } as FlexArgs);
+  const kindsOf = typeof kind === 'string' ? () => [kind] : kind;
   return {
     async open<T extends object = SessionData>(id?: string, args?: A): Promise<Session<T>> {
-      const { partArgs, options } = split(args);
-      return (await flavorOf(partArgs)).open<T>(id as string, options);
+      const { names, partArgs, options } = split(args);
+      return (await flavorOf(partArgs, names)).open<T>(id as string, options);
     },
     async with<T extends object, R>(id: string | undefined, fn: (session: Session<T>) => R | Promise<R>, args?: A): Promise<R> {
-      const { partArgs, options } = split(args);
-      return (await flavorOf(partArgs)).with<T, R>(id, fn, options);
+      const { names, partArgs, options } = split(args);
+      return (await flavorOf(partArgs, names)).with<T, R>(id, fn, options);
     },
-    flavor: (args) => flavorOf(split(args).partArgs),
+    flavor(args) {
+      const { names, partArgs } = split(args);
+      return flavorOf(partArgs, names);
+    },
     async close(args) {
-      await closeCachedFlavors(kind, split(args).partArgs);
+      const { names, partArgs } = split(args);
+      for (const each of kindsOf(names)) await closeCachedFlavors(each, partArgs);
     },
   };
 }
 
-/** A configured flavor over Flex part names (`MySQLSession` is the MySQL store and lock, nanoid, superjson). */
-export function configuredFlexFlavor<A extends OpenOptions>(names: Record<FlexRole, string>): ConfiguredFlavor<A> {
-  return configuredFlavor<A>(kindOf(names), (partArgs) => flexFlavor(names, partArgs));
+/**
+ * A configured flavor over Flex part names (`MySQLSession` is the MySQL store and lock, nanoid,
+ * superjson). `locks`: the lock names a caller may pick with the argument `lock` (the first of
+ * `names.lock` alone by default); `close` without one closes the flavors of each.
+ */
+export function configuredFlexFlavor<A extends OpenOptions>(names: Record<FlexRole, string>, locks: readonly string[] = [names.lock]): ConfiguredFlavor<A> {
+  const withLock = (lock: string | undefined): Record<FlexRole, string> => {
+    if (lock === undefined) return names;
+    const chosen = locks.find((name) => name.toLowerCase() === lock.toLowerCase());
+    if (chosen === undefined) throw new TypeError(`lock must be ${locks.map((name) => `'${name}'`).join(' or ')}, got ${JSON.stringify(lock)}`);
+    return { ...names, lock: chosen };
+  };
+  return configuredFlavor<A>(
+    (given) => (given.lock === undefined ? locks : [given.lock]).map((lock) => kindOf(withLock(lock))),
+    (partArgs, given) => flexFlavor(withLock(given.lock), partArgs),
+  );
 }

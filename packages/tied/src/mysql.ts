@@ -20,8 +20,17 @@ export interface MySQLSessionArgs extends OpenOptions {
    * Also which table `createTable` makes (default 'recommended').
    */
   schema?: 'recommended' | 'perl';
-  /** Create the table, unless it exists, when the parts are made. */
+  /** Create the table (and with `lock: 'MySQLLease'` the lease table), unless it exists, when the parts are made. */
   createTable?: boolean;
+  /**
+   * The lock: `'MySQL'` (GET_LOCK on a pooled connection held from open to release; Perl's lock, the
+   * default) or `'MySQLLease'` (a row of a lease table, fenced writes: a held session holds no connection).
+   */
+  lock?: 'MySQL' | 'MySQLLease';
+  /** With `lock: 'MySQLLease'`: how long a lock outlives a holder that stopped renewing it, in ms. Default 10,000. */
+  lease?: number;
+  /** With `lock: 'MySQLLease'`: the lease table. Default `<table>_leases`. */
+  leaseTable?: string;
 }
 
 const MYSQL_PARTS = { store: 'MySQL', lock: 'MySQL', generate: 'Nanoid', serialize: 'SuperJSON' } as const;
@@ -43,9 +52,16 @@ registerPart('lock', 'MySQL', async (args) => {
   const { mysqlLocker } = await withDriver('mysql2', import('@tied/stores/mysql'));
   return mysqlLocker(connection(args, true));
 }, { arguments: ['pool', 'uri', 'DataSource', 'UserName', 'Password', 'LockDataSource', 'LockUserName', 'LockPassword'] });
+registerPart('lock', 'MySQLLease', async (args) => {
+  const { mysqlLeaseLocker } = await withDriver('mysql2', import('@tied/stores/mysql'));
+  const table = (args.leaseTable as string | undefined) ?? (typeof args.table === 'string' ? `${args.table}_leases` : undefined);
+  const locker = mysqlLeaseLocker({ ...connection(args, true), table, lease: args.lease as number | undefined });
+  if (args.createTable === true) await locker.createTable();
+  return locker;
+}, { arguments: ['pool', 'uri', 'table', 'leaseTable', 'lease', 'createTable', 'DataSource', 'UserName', 'Password', 'LockDataSource', 'LockUserName', 'LockPassword'] });
 
 /**
  * Sessions in a MySQL or MariaDB table, locked with GET_LOCK, nanoid ids, superjson. Every open with
  * the same pool (or uri) and options shares one set of parts.
  */
-export const MySQLSession = configuredFlexFlavor<MySQLSessionArgs>(MYSQL_PARTS);
+export const MySQLSession = configuredFlexFlavor<MySQLSessionArgs>(MYSQL_PARTS, ['MySQL', 'MySQLLease']);

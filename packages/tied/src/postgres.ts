@@ -20,8 +20,17 @@ export interface PostgresSessionArgs extends OpenOptions {
    * recommended one. Also which table `createTable` makes (default 'recommended').
    */
   schema?: 'recommended' | 'perl';
-  /** Create the table, unless it exists, when the parts are made. */
+  /** Create the table (and with `lock: 'PostgresLease'` the lease table), unless it exists, when the parts are made. */
   createTable?: boolean;
+  /**
+   * The lock: `'Postgres'` (advisory locks on a pooled connection held from open to release; Perl's lock, the
+   * default) or `'PostgresLease'` (a row of a lease table, fenced writes: a held session holds no connection).
+   */
+  lock?: 'Postgres' | 'PostgresLease';
+  /** With `lock: 'PostgresLease'`: how long a lock outlives a holder that stopped renewing it, in ms. Default 10,000. */
+  lease?: number;
+  /** With `lock: 'PostgresLease'`: the lease table. Default `<table>_leases`. */
+  leaseTable?: string;
 }
 
 const POSTGRES_PARTS = { store: 'Postgres', lock: 'Postgres', generate: 'Nanoid', serialize: 'SuperJSON' } as const;
@@ -43,9 +52,16 @@ registerPart('lock', 'Postgres', async (args) => {
   const { postgresLocker } = await withDriver('pg', import('@tied/stores/postgres'));
   return postgresLocker(connection(args, true));
 }, { arguments: ['pool', 'connectionString', 'DataSource', 'UserName', 'Password', 'LockDataSource', 'LockUserName', 'LockPassword'] });
+registerPart('lock', 'PostgresLease', async (args) => {
+  const { postgresLeaseLocker } = await withDriver('pg', import('@tied/stores/postgres'));
+  const table = (args.leaseTable as string | undefined) ?? (typeof args.table === 'string' ? `${args.table}_leases` : undefined);
+  const locker = postgresLeaseLocker({ ...connection(args, true), table, lease: args.lease as number | undefined });
+  if (args.createTable === true) await locker.createTable();
+  return locker;
+}, { arguments: ['pool', 'connectionString', 'table', 'leaseTable', 'lease', 'createTable', 'DataSource', 'UserName', 'Password', 'LockDataSource', 'LockUserName', 'LockPassword'] });
 
 /**
  * Sessions in a PostgreSQL table, locked with advisory locks, nanoid ids, superjson. Every open with
  * the same pool (or connection string) and options shares one set of parts.
  */
-export const PostgresSession = configuredFlexFlavor<PostgresSessionArgs>(POSTGRES_PARTS);
+export const PostgresSession = configuredFlexFlavor<PostgresSessionArgs>(POSTGRES_PARTS, ['Postgres', 'PostgresLease']);

@@ -12,13 +12,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import pg from 'pg';
 import { lockerSuite, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance/jest';
-import { postgresLocker, postgresStore } from '@tied/stores/postgres';
+import { postgresLeaseLocker, postgresLocker, postgresStore } from '@tied/stores/postgres';
 import { PostgresSession, tied } from 'tied';
 import { incrementInChildren } from './helpers/sql-children.js';
 
 const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 const TABLE = 'sql_pgbouncer_sessions';
 const CONFORMANCE = 'sql_pgbouncer_conformance';
+const DROP_TABLES = [TABLE, CONFORMANCE].flatMap((table) => [`DROP TABLE IF EXISTS ${table}`, `DROP TABLE IF EXISTS ${table}_leases`]).join('; ');
 
 const pgbouncer = await promisify(execFile)('sh', ['-c', 'command -v pgbouncer']).then(({ stdout }) => stdout.trim(), () => '');
 const admin = new pg.Pool({ ...POSTGRES, max: 2 });
@@ -87,9 +88,11 @@ if (skip === undefined) {
         if (bouncer.exitCode !== null || Date.now() - started > 10_000) throw new Error(`pgbouncer did not start: ${(error as Error).message} ${stderr}`);
       }
     }
-    await admin.query(`DROP TABLE IF EXISTS ${TABLE}; DROP TABLE IF EXISTS ${CONFORMANCE}`);
+    await admin.query(DROP_TABLES);
     await postgresStore({ pool: admin, table: TABLE }).createTable();
     await postgresStore({ pool: admin, table: CONFORMANCE }).createTable();
+    await postgresLeaseLocker({ pool: admin, table: `${TABLE}_leases` }).createTable();
+    await postgresLeaseLocker({ pool: admin, table: `${CONFORMANCE}_leases` }).createTable();
   });
 }
 
@@ -101,7 +104,7 @@ afterAll(async () => {
       bouncer.kill('SIGINT');
       await exited;
     }
-    await admin.query(`DROP TABLE IF EXISTS ${TABLE}; DROP TABLE IF EXISTS ${CONFORMANCE}`);
+    await admin.query(DROP_TABLES);
     if (directory) await rm(directory, { recursive: true, force: true });
   }
   await admin.end();
@@ -112,6 +115,13 @@ lockerSuite({
   name: 'postgresLocker through PgBouncer (transaction pooling), fused with its store',
   skip,
   factory: () => postgresLocker({ pool }),
+  store: () => postgresStore({ pool, table: CONFORMANCE }),
+});
+
+lockerSuite({
+  name: 'postgresLeaseLocker through PgBouncer (transaction pooling), fused with its store',
+  skip,
+  factory: () => postgresLeaseLocker({ pool, table: `${CONFORMANCE}_leases` }),
   store: () => postgresStore({ pool, table: CONFORMANCE }),
 });
 
@@ -139,5 +149,37 @@ describe('PostgresSession through PgBouncer (transaction pooling)', () => {
     const again = await PostgresSession.open<{ n: number }>(id, { ...args, lockTimeout: 5000 });
     expect(again.n).toBe(1);
     await tied(again).release();
+  });
+
+  it("with lock: 'PostgresLease', 4 processes × 250 increments of one session end at exactly 1000", async () => {
+    const args = { connectionString: connectionString(), table: TABLE, lock: 'PostgresLease' as const };
+    const session = await PostgresSession.open<{ count: number }>(undefined, args);
+    session.count = 0;
+    const id = tied(session).id;
+    await tied(session).release();
+    await incrementInChildren('postgres', TABLE, id, 4, 250, connectionString(), 10_000);
+    const { rows } = await admin.query(`SELECT convert_from(a_session, 'UTF8') AS text FROM ${TABLE} WHERE id = $1`, [id]);
+    expect(JSON.parse(rows[0].text).json.count).toBe(1000);
+    await (await PostgresSession.flavor(args)).close();
+  });
+
+  it("with lock: 'PostgresLease', a held session pins no server connection: 16 sessions held at once over 6 server connections all save and release", async () => {
+    const args = { pool, table: TABLE, lock: 'PostgresLease' as const };
+    const wide = new pg.Pool({ connectionString: connectionString(), max: 20 });
+    wide.on('error', () => {});
+    try {
+      const held = await Promise.all(Array.from({ length: 16 }, () => PostgresSession.open<{ n: number }>(undefined, { ...args, pool: wide })));
+      for (const session of held) session.n = 1;
+      await Promise.all(held.map((session) => tied(session).save()));
+      const ids = held.map((session) => tied(session).id);
+      // Still held: none of them can be opened by another locker meanwhile.
+      await expect(PostgresSession.open(ids[0]!, { ...args, lockTimeout: 200 })).rejects.toMatchObject({ code: 'ERR_LOCK_TIMEOUT' });
+      await Promise.all(held.map((session) => tied(session).release()));
+      const { rows } = await admin.query(`SELECT count(*)::int AS saved FROM ${TABLE} WHERE id = ANY($1)`, [ids]);
+      expect(rows[0].saved).toBe(16);
+      await PostgresSession.close({ pool: wide });
+    } finally {
+      await wide.end();
+    }
   });
 });

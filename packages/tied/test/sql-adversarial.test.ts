@@ -10,7 +10,7 @@ import { mysqlStore } from '@tied/stores/mysql';
 import { postgresStore } from '@tied/stores/postgres';
 import { LockLostError, PoolTimeoutError, SessionTooLargeError, tied, type Session } from 'tied';
 import { incrementInChildren } from './helpers/sql-children.js';
-import { mysqlKit, postgresKit, type SqlKit, type TestPool } from './helpers/sql-kits.js';
+import { counters, mysqlKit, postgresKit, type SqlKit, type TestPool } from './helpers/sql-kits.js';
 
 const kits = [await mysqlKit(), await postgresKit()];
 afterAll(() => Promise.all(kits.map((kit) => kit.end())));
@@ -33,18 +33,7 @@ describe.each(kits)('$backend sessions under attack', (kit: SqlKit) => {
   let shared: TestPool;
 
   const open = <T extends object>(id: string | undefined, options = {}) => kit.open<T>(shared, TABLE, id, options);
-  async function counter(): Promise<string> {
-    const session = await open<{ count: number }>(undefined);
-    session.count = 0;
-    await tied(session).release();
-    return tied(session).id;
-  }
-  async function countOf(id: string): Promise<number> {
-    const session = await open<{ count: number }>(id, { readonly: true });
-    const { count } = session;
-    await tied(session).release();
-    return count;
-  }
+  const { create: counter, read: countOf } = counters(open);
 
   if (kit.skip === undefined) {
     beforeAll(async () => {

@@ -144,6 +144,16 @@ function killQuery(pool: CallbackPool, threadId: number): Promise<void> {
   });
 }
 
+/** The rows of a statement's result. */
+export const mysqlRows = (result: unknown): Record<string, unknown>[] => (Array.isArray(result) ? result : []) as Record<string, unknown>[];
+
+/** The rows a write matched: "Rows matched" from the server's info, so a pool without the FOUND_ROWS flag counts rows written with unchanged bytes. */
+export function mysqlCount(result: unknown): number {
+  const { affectedRows = 0, info = '' } = (result ?? {}) as { affectedRows?: number; info?: string };
+  const matched = /Rows matched: (\d+)/.exec(info);
+  return matched ? Number(matched[1]) : affectedRows;
+}
+
 /** A string as a MySQL literal that no sql_mode or character set reads otherwise: plain, or hexadecimal. */
 export function mysqlText(text: string): string {
   return PLAIN.test(text) ? `'${text}'` : `X'${Buffer.from(text, 'utf8').toString('hex')}'`;

@@ -1,6 +1,7 @@
 import { sqlStore, type SqlBackend, type SqlStore } from '../sql/store.js';
 import type { Schema } from '../sql/table.js';
-import { heldByThisConnection, mysqlHold, mysqlPool, type MySQLConnectionOptions } from './connection.js';
+import { heldByThisConnection, mysqlCount, mysqlHold, mysqlPool, mysqlRows, type MySQLConnectionOptions } from './connection.js';
+import { mysqlFenced } from './lease.js';
 import { mysqlDialect } from './dialect.js';
 import { poolOfLocker } from './locker.js';
 
@@ -22,11 +23,6 @@ const ER_DUP_ENTRY = 1062;
 const ER_DATA_TOO_LONG = 1406;
 const errno = (error: unknown): unknown => (error as { errno?: unknown } | null)?.errno;
 
-interface WriteResult {
-  affectedRows?: number;
-  info?: string;
-}
-
 /**
  * Sessions in a MySQL or MariaDB table, Apache::Session::Store::MySQL's layout: the id and the
  * serialized session in `a_session`. Sizes are checked in the column's own unit before anything is
@@ -46,17 +42,13 @@ export function mysqlStore(options: MySQLStoreOptions): MySQLStore {
     dialect: mysqlDialect,
     hold: mysqlHold,
     query,
-    rows: (result) => (Array.isArray(result) ? result : []) as Record<string, unknown>[],
-    // "Rows matched" from the server's info, so a pool without the FOUND_ROWS flag counts rows written with unchanged bytes.
-    count(result) {
-      const { affectedRows = 0, info = '' } = (result ?? {}) as WriteResult;
-      const matched = /Rows matched: (\d+)/.exec(info);
-      return matched ? Number(matched[1]) : affectedRows;
-    },
+    rows: mysqlRows,
+    count: mysqlCount,
     isDuplicate: (error) => errno(error) === ER_DUP_ENTRY,
     isTooLong: (error) => errno(error) === ER_DATA_TOO_LONG,
     // GET_LOCK and the insert go in one round trip: the insert writes only when the lock was granted.
     insertGuard: heldByThisConnection,
+    fenced: mysqlFenced,
     // Perl's a_session blob.
     perlCapabilities: { binary: true, maxPayloadBytes: 65_535 },
     close,

@@ -140,6 +140,10 @@ function cancelRequest(client: Client): Promise<void> {
   });
 }
 
+/** The rows of a statement's result; the rows a write matched. */
+export const postgresRows = (result: unknown): Record<string, unknown>[] => (result as { rows?: Record<string, unknown>[] } | null)?.rows ?? [];
+export const postgresCount = (result: unknown): number => (result as { rowCount?: number | null } | null)?.rowCount ?? 0;
+
 const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 /** A string as SQL that no server setting (standard_conforming_strings, client_encoding) reads otherwise: plain, or decoded from hexadecimal. */

@@ -35,8 +35,10 @@ export const postgresDialect: SqlDialect = {
   // Whole seconds: a session saved again within the second changes no indexed value, so the update can be HOT.
   now: "date_trunc('second', statement_timestamp())",
   olderThan: (ms) => `updated_at < statement_timestamp() - interval '${ms} milliseconds'`,
-  insert: (table, id, value, schema) =>
-    `INSERT INTO ${table.quoted} (id, a_session${schema === 'perl' ? '' : ', updated_at'}) VALUES (${id}, ${value}${schema === 'perl' ? '' : ", date_trunc('second', statement_timestamp())"}) ON CONFLICT DO NOTHING`,
+  insert(table, id, value, schema, guard) {
+    const values = `${id}, ${value}${schema === 'perl' ? '' : ", date_trunc('second', statement_timestamp())"}`;
+    return `INSERT INTO ${table.quoted} (id, a_session${schema === 'perl' ? '' : ', updated_at'}) ${guard ? `SELECT ${values} WHERE ${guard}` : `VALUES (${values})`} ON CONFLICT DO NOTHING`;
+  },
   createTable: (table, schema) => schema === 'perl'
     ? `CREATE TABLE IF NOT EXISTS ${table.quoted} (id char(32) not null primary key, a_session text)`
     : `CREATE TABLE IF NOT EXISTS ${table.quoted} (

@@ -2,7 +2,8 @@ import type { LockMode } from '@tied/core';
 import type { HoldStatements } from '../sql/held.js';
 import { sqlStore, type SqlBackend, type SqlStore } from '../sql/store.js';
 import type { Schema } from '../sql/table.js';
-import { advisoryHold, postgresPool, type PostgresConnectionOptions } from './connection.js';
+import { advisoryHold, postgresCount, postgresPool, postgresRows, type PostgresConnectionOptions } from './connection.js';
+import { postgresFenced } from './lease.js';
 import { postgresDialect } from './dialect.js';
 import { poolOfLocker } from './locker.js';
 
@@ -42,10 +43,11 @@ export function postgresStoreWith(
     dialect: postgresDialect,
     hold,
     query,
-    rows: (result) => ((result as { rows?: Record<string, unknown>[] } | null)?.rows ?? []),
-    count: (result) => (result as { rowCount?: number | null } | null)?.rowCount ?? 0,
+    rows: postgresRows,
+    count: postgresCount,
     isDuplicate: (error) => code(error) === UNIQUE_VIOLATION,
     isTooLong: (error) => code(error) === STRING_DATA_RIGHT_TRUNCATION,
+    fenced: postgresFenced,
     // Perl's a_session text.
     perlCapabilities: { binary: false },
     close,

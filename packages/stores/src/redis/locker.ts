@@ -1,4 +1,5 @@
-import { LockLostError, LockTimeoutError, abortReason, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
+import { LockLostError, LockTimeoutError, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
+import { sleep } from '../sleep.js';
 import { checkOptions, connect, type Connection, type RedisConnectionOptions } from './connection.js';
 import { checkPrefix, lockKey, newToken } from './keys.js';
 import { ACQUIRE, RELEASE, RENEW } from './scripts.js';
@@ -188,19 +189,4 @@ export function redisLocker(options: RedisLockerOptions): Locker {
   };
   leasesOfLocker.set(locker, { connection, lease, lockKey: keyOf, acquireWith, settle, tokenOf: (lock) => heldOf(lock).token });
   return locker;
-}
-
-/** Waits `ms`; an abort rejects with the signal's reason. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

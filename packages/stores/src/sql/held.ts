@@ -80,14 +80,14 @@ interface Held<C> {
 const heldLocks = new WeakMap<Lock, Held<unknown>>();
 
 /** How long a lock may be waited for: the caller's timeout as a deadline, and its signal. */
-interface Wait {
+export interface Wait {
   readonly id: string;
   readonly timeout: number | undefined;
   readonly deadline: number | undefined;
   readonly signal: AbortSignal | undefined;
 }
 
-function waitOf(id: string, { timeout, signal }: AcquireOptions): Wait {
+export function waitOf(id: string, { timeout, signal }: AcquireOptions): Wait {
   if (timeout !== undefined && !(timeout >= 0)) throw new RangeError(`lockTimeout must be a number of ms >= 0, got ${timeout}`);
   return { id, timeout, deadline: timeout === undefined ? undefined : Date.now() + timeout, signal };
 }
@@ -99,7 +99,7 @@ const timeLeft = (wait: Wait): number | undefined => (wait.deadline === undefine
  * held is part of the wait, reported as `PoolTimeoutError`. A connection that arrives after the
  * caller gave up goes straight back to the pool.
  */
-function checkout<C>(driver: SqlDriver<C>, wait: Wait): Promise<C> {
+export function checkout<C>(driver: SqlDriver<C>, wait: Wait): Promise<C> {
   if (driver.poolEnded()) {
     return Promise.reject(new BackendError(`The ${driver.server} pool ${driver.poolName} was ended (pool.end()): no session can be opened on it any more`));
   }

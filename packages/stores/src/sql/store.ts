@@ -19,7 +19,9 @@ import {
   type StoredSessionInfo,
 } from '@tied/core';
 import { lockWith, readHeld, settle, writeHeld, type HoldStatements, type SqlDriver } from './held.js';
-import { checkId, layoutOf, payloadLiteral, statementsFor, type Layout, type Schema, type SqlDialect, type TableName } from './table.js';
+import { leasesOf, type LeaseSql } from './lease.js';
+import { leaseAccess, type FencedSql } from './lease-access.js';
+import { checkId, layoutOf, payloadLiteral, statementsFor, type Layout, type Schema, type SqlDialect, type TableName, type TableStatements } from './table.js';
 
 /** What a SQL backend gives its store beside its driver and dialect. */
 export interface SqlBackend<C> {
@@ -38,6 +40,8 @@ export interface SqlBackend<C> {
   isTooLong(error: unknown): boolean;
   /** A condition under which a fused insert writes only when the lock was granted, if the backend runs it either way. */
   insertGuard?(id: string): string;
+  /** The statements of this table fenced by the leases of `leases` (a lease locker's table). */
+  fenced(table: TableName, statements: TableStatements, leases: LeaseSql): FencedSql;
   /** What Perl's table holds (its payload column), for the capabilities of a store declared `schema: 'perl'`. */
   readonly perlCapabilities: Pick<StoreCapabilities, 'binary' | 'maxPayloadBytes'>;
   close(): Promise<void>;
@@ -192,6 +196,27 @@ export function sqlStore<C>(backend: SqlBackend<C>, options: SqlStoreOptions, sa
     },
   };
 
+  /** With a lease locker of this backend on the same pool: its fused access, made once per locker. */
+  const leaseAccesses = new WeakMap<Locker, FusedAccess>();
+  function leaseAccessWith(locker: Locker): FusedAccess | undefined {
+    const leases = leasesOf(locker);
+    if (!leases || leases.driver.pool !== backend.driver.pool) return undefined;
+    let fused = leaseAccesses.get(locker);
+    if (!fused) {
+      fused = leaseAccess({
+        fenced: backend.fenced(table, sql, leases.sql),
+        layout: layoutOnPool,
+        payload: (current, data) => payloadLiteral(dialect, table, current, data),
+        checkId: (current, id) => checkId(dialect, table, current, id),
+        stored: (row) => stored(row as SessionRow),
+        isDuplicate: backend.isDuplicate,
+        tooLarge,
+      }, leases);
+      leaseAccesses.set(locker, fused);
+    }
+    return fused;
+  }
+
   const recommended: StoreCapabilities = { binary: true, text: true, updatedAt: true, persistent: true, list: true, purge: true };
   const isPerl = () => (layout ? layout.schema === 'perl' : options.schema === 'perl');
 
@@ -259,7 +284,7 @@ export function sqlStore<C>(backend: SqlBackend<C>, options: SqlStoreOptions, sa
       await backend.query(dialect.createTable(table, options.schema ?? 'recommended'));
       layout = undefined;
     },
-    fuse: (locker) => (sameBackend(locker) ? access : undefined),
+    fuse: (locker) => (sameBackend(locker) ? access : leaseAccessWith(locker)),
     close: () => backend.close(),
   };
   return store;

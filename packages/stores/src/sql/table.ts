@@ -175,11 +175,17 @@ export function checkId(dialect: SqlDialect, table: TableName, layout: Layout, i
 /** The statements of a store on one table. */
 export function statementsFor(dialect: SqlDialect, table: TableName) {
   const timestamp = (layout: Layout) => (layout.schema === 'perl' ? '' : `, ${dialect.updatedAtMs} AS updated_ms`);
+  // updated_at keeps whole seconds: a session saved again within the second leaves its index entry alone.
+  const assign = (layout: Layout, value: string, alias = '') =>
+    `${alias}a_session = ${value}${layout.schema === 'perl' ? '' : `, ${alias}updated_at = ${dialect.now}`}`;
+  const columns = (layout: Layout) => `a_session AS data${timestamp(layout)}`;
   return {
-    select: (layout: Layout, id: string) => `SELECT a_session AS data${timestamp(layout)} FROM ${table.quoted} WHERE id = ${dialect.textLiteral(id)}`,
-    // updated_at keeps whole seconds: a session saved again within the second leaves its index entry alone.
-    update: (layout: Layout, id: string, value: string) =>
-      `UPDATE ${table.quoted} SET a_session = ${value}${layout.schema === 'perl' ? '' : `, updated_at = ${dialect.now}`} WHERE id = ${dialect.textLiteral(id)}`,
+    /** The columns a read selects (`data`, and `updated_ms` in the recommended schema). */
+    columns,
+    /** The SET list of a write. */
+    assign,
+    select: (layout: Layout, id: string) => `SELECT ${columns(layout)} FROM ${table.quoted} WHERE id = ${dialect.textLiteral(id)}`,
+    update: (layout: Layout, id: string, value: string) => `UPDATE ${table.quoted} SET ${assign(layout, value)} WHERE id = ${dialect.textLiteral(id)}`,
     insert: (layout: Layout, id: string, value: string, guard?: string) => dialect.insert(table, dialect.textLiteral(id), value, layout.schema, guard),
     remove: (id: string) => `DELETE FROM ${table.quoted} WHERE id = ${dialect.textLiteral(id)}`,
     // Keyset pages: a large table is never read into memory at once.
@@ -188,3 +194,5 @@ export function statementsFor(dialect: SqlDialect, table: TableName) {
     purge: (olderThan: number) => `DELETE FROM ${table.quoted} WHERE ${dialect.olderThan(Math.max(0, Math.round(olderThan)))}`,
   };
 }
+
+export type TableStatements = ReturnType<typeof statementsFor>;

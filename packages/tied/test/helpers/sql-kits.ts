@@ -4,7 +4,7 @@ import pg from 'pg';
 import { serviceUnavailable } from '@tied/conformance/jest';
 import { lockName } from '@tied/lockers/mysql';
 import { lockKeySql } from '@tied/lockers/postgres';
-import { MySQLSession, PostgresSession, type Flavor, type Session } from 'tied';
+import { MySQLSession, PostgresSession, tied, type Flavor, type Session } from 'tied';
 import type { SqlBackend } from './sql-children.js';
 
 /** A pool of either driver, as the tests make and end it. */
@@ -102,5 +102,26 @@ export async function postgresKit(): Promise<SqlKit> {
     },
     perlTextTable: (table, payloadType) => `CREATE TABLE ${table} (id char(32) not null primary key, a_session ${payloadType})`,
     end: () => adminPool.end(),
+  };
+}
+
+/** How a test opens sessions of one table. */
+export type Opener = <T extends object>(id: string | undefined, options?: object) => Promise<Session<T>>;
+
+/** Counters kept in sessions opened by `open`: `create` makes one at 0 (its id), `read` reads one without writing. */
+export function counters(open: Opener) {
+  return {
+    async create(): Promise<string> {
+      const session = await open<{ count: number }>(undefined);
+      session.count = 0;
+      await tied(session).release();
+      return tied(session).id;
+    },
+    async read(id: string): Promise<number> {
+      const session = await open<{ count: number }>(id, { readonly: true });
+      const { count } = session;
+      await tied(session).release();
+      return count;
+    },
   };
 }
