@@ -3,7 +3,7 @@ import pg from 'pg';
 import { accessSuite, freshId, serviceUnavailable, storeSuite, testOrSkip } from '@tied/conformance/jest';
 import { InvalidSessionIdError, SerializationError, SessionNotFoundError, defineSession, memoryLocker, tied, type Flavor } from '@tied/core';
 import { nanoid } from '@tied/generators';
-import { postgresLocker } from '@tied/lockers/postgres';
+import { lockKeySql, postgresLocker } from '@tied/lockers/postgres';
 import { json, superjson } from '@tied/serializers';
 import { postgresStore } from '@tied/stores/postgres';
 import { roundTripProxy } from './helpers/round-trip-proxy.js';
@@ -147,6 +147,39 @@ describe('postgresStore', () => {
     expect(saved.text).toContain('"n":1');
     await tied(session)!.delete();
     expect((await pool.query(`SELECT 1 FROM ${RECOMMENDED} WHERE id = $1`, [id])).rowCount).toBe(0);
+  });
+
+  it("the lock outlives save()'s commit, held by one client only, and is gone after release, with or without a save", async () => {
+    const store = postgresStore({ pool, table: RECOMMENDED });
+    const flavor = flavorOn(store, pool);
+    const holders = async (id: string) => (await pool.query<{ pid: number }>(
+      `SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+         AND ((classid::bigint << 32) | objid::bigint) = ${lockKeySql(id)}`,
+    )).rows.length;
+    const taken = async (id: string) => (await pool.query<{ taken: boolean }>(`SELECT pg_try_advisory_xact_lock(${lockKeySql(id)}) AS taken`)).rows[0]!.taken;
+    const created = await flavor.open<{ n: number }>();
+    const id = created._session_id;
+    expect(await holders(id)).toBe(1);
+    await tied(created)!.release();
+    expect(await holders(id)).toBe(0);
+
+    const session = await flavor.open<{ n: number }>(id);
+    expect(await holders(id)).toBe(1);
+    session.n = 1;
+    await tied(session)!.save();
+    session.n = 2;
+    await tied(session)!.save();
+    expect(await holders(id)).toBe(1);
+    expect(await taken(id)).toBe(false);
+    session.n = 3;
+    await tied(session)!.release();
+    expect(await holders(id)).toBe(0);
+
+    const unchanged = await flavor.open<{ n: number }>(id);
+    expect(unchanged.n).toBe(3);
+    await tied(unchanged)!.release();
+    expect(await holders(id)).toBe(0);
+    expect(await taken(id)).toBe(true);
   });
 
   it('a locked cycle costs 2 round trips, a new session 2, a read-only open 2', async () => {

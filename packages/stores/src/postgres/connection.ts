@@ -3,15 +3,18 @@
  * driver for the held-lock module, and the advisory lock statements. pg's types stay inside this
  * file: what tied's public types say of a pool is the structural `PostgresPool`.
  *
- * A held lock is a session-level advisory lock taken inside a transaction that stays open on its
- * client until release; statements go as multi-statement simple queries (one round trip each):
- *   take:    BEGIN ISOLATION LEVEL READ COMMITTED; [SET LOCAL lock_timeout = …;] SELECT pg_advisory_lock(key); <read>
- *   save:    <update>; COMMIT AND CHAIN        — committed and visible, the lock and a transaction kept
- *   release: <update>; COMMIT; SELECT pg_advisory_unlock(key)
+ * A held lock is an advisory lock taken inside a transaction that stays open on its client until
+ * release; statements go as multi-statement simple queries (one round trip each):
+ *   take:    BEGIN ISOLATION LEVEL READ COMMITTED; [SET LOCAL lock_timeout = …;] SELECT pg_advisory_xact_lock(key); <read>
+ *   release: <update>; COMMIT                  — the server frees a transaction's locks after its commit is visible
+ *   save:    SELECT pg_advisory_lock(key); <update>; COMMIT AND CHAIN
+ *            — the first save takes the lock at session level too, so it outlives the commit; a
+ *            release after it is <update>; COMMIT; SELECT pg_advisory_unlock(key)
  * The read runs after the lock is granted, in a snapshot of its own, so it sees the last holder's
- * write; the unlock comes after the commit, so the next holder cannot read the version before it.
+ * write; the lock ends after the commit, so the next holder cannot read the version before it.
  * The transaction, open from take to release, is what PgBouncer's transaction pooling pins a server
- * connection by: the lock and its client stay together through it.
+ * connection by: the lock and its client stay together through it. Both levels of the lock are one
+ * lock to the server: the session-level lock of earlier versions of tied excludes this one.
  */
 import { connect } from 'node:net';
 import pg from 'pg';
@@ -168,15 +171,29 @@ export const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED';
 /** lock_timeout for a wait of `waitMs`; 0 means no limit, so a wait of 0 ms still waits 1 ms. */
 export const lockTimeoutSetting = (waitMs: number | undefined): string[] => (waitMs === undefined ? [] : [`SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(waitMs))}`]);
 
-/** The advisory lock's statements (see the top of this file). Read locks are shared. */
+/**
+ * The advisory lock's statements (see the top of this file). Read locks are shared. The lock is the
+ * transaction's until a write keeps it: the release's COMMIT then frees it, and no unlock is sent.
+ * A write that keeps it (save, a new session's insert) first takes the same lock at session level —
+ * granted at once, as this client holds it — so that it outlives COMMIT AND CHAIN, and a write that
+ * fails leaves it held; the release then unlocks it after its COMMIT.
+ */
 export function advisoryHold(id: string, mode: LockMode): HoldStatements {
   const shared = mode === 'read' ? '_shared' : '';
   const key = lockKeySql(id);
+  let sessionLevel = false;
   return {
-    take: (waitMs) => ({ statements: [BEGIN, ...lockTimeoutSetting(waitMs), `SELECT pg_advisory_lock${shared}(${key})`] }),
+    take: (waitMs) => ({ statements: [BEGIN, ...lockTimeoutSetting(waitMs), `SELECT pg_advisory_xact_lock${shared}(${key})`] }),
+    keepBefore() {
+      if (sessionLevel) return [];
+      sessionLevel = true;
+      return [`SELECT pg_advisory_lock${shared}(${key})`];
+    },
     keep: ['COMMIT AND CHAIN'],
-    release: ['COMMIT', `SELECT pg_advisory_unlock${shared}(${key})`],
-    // A held client holds at most this one advisory lock.
+    get release() {
+      return sessionLevel ? ['COMMIT', `SELECT pg_advisory_unlock${shared}(${key})`] : ['COMMIT'];
+    },
+    // A held client holds at most this one advisory lock: ROLLBACK frees it at transaction level, the unlock at session level.
     abandon: ['ROLLBACK', 'SELECT pg_advisory_unlock_all()'],
     recover: ['ROLLBACK', BEGIN],
   };

@@ -34,7 +34,8 @@ export const postgresDialect: SqlDialect = {
   updatedAtMs: '(extract(epoch FROM updated_at) * 1000)::float8',
   // Whole seconds: a session saved again within the second changes no indexed value, so the update can be HOT.
   now: "date_trunc('second', statement_timestamp())",
-  olderThan: (ms) => `updated_at < statement_timestamp() - interval '${ms} milliseconds'`,
+  // Against the current whole second, as updated_at keeps: a session saved late in a second is never taken for up to 1 s older than it is.
+  olderThan: (ms) => `updated_at < date_trunc('second', statement_timestamp()) - interval '${ms} milliseconds'`,
   insert(table, id, value, schema, guard) {
     const values = `${id}, ${value}${schema === 'perl' ? '' : ", date_trunc('second', statement_timestamp())"}`;
     return `INSERT INTO ${table.quoted} (id, a_session${schema === 'perl' ? '' : ', updated_at'}) ${guard ? `SELECT ${values} WHERE ${guard}` : `VALUES (${values})`} ON CONFLICT DO NOTHING`;

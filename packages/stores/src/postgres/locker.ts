@@ -10,9 +10,9 @@ const advisoryLockers = new WeakMap<Locker, object>();
 export const poolOfLocker = (locker: Locker): object | undefined => advisoryLockers.get(locker);
 
 /**
- * Advisory locks on a key derived from the id — `pg_advisory_lock_shared` for read,
- * `pg_advisory_lock` for write — held on a pooled client, inside a transaction kept open from acquire
- * to release (see connection.ts). A holder that dies loses its connection, and the server frees the
+ * Advisory locks on a key derived from the id — `pg_advisory_xact_lock_shared` for read,
+ * `pg_advisory_xact_lock` for write — held on a pooled client, inside a transaction kept open from
+ * acquire to release (see connection.ts). A holder that dies loses its connection, and the server frees the
  * lock with it.
  */
 export function postgresLocker(options: PostgresLockerOptions): PostgresLocker {

@@ -54,6 +54,11 @@ export interface HoldStatements {
   take(waitMs: number | undefined): { statements: readonly string[]; granted?: (results: readonly unknown[]) => boolean | null };
   /** After a write that keeps the lock: makes the write durable and visible, the lock still held. */
   readonly keep: readonly string[];
+  /**
+   * Sent before the writes of each round trip that ends in `keep`, for a lock that would not outlive
+   * that commit by itself (PostgreSQL's transaction-scoped advisory lock); called as it is sent.
+   */
+  keepBefore?(): readonly string[];
   /** Ends the hold (after the last write, in the same round trip). */
   readonly release: readonly string[];
   /** After a failed statement: leaves the connection with no lock and no transaction. */
@@ -289,8 +294,9 @@ export function writeHeld(lock: Lock, statements: readonly string[]): Promise<un
   return inOrder(held, async () => {
     assertHeld(held);
     try {
-      const results = await held.driver.run(held.connection, [...statements, ...held.statements.keep]);
-      return results.slice(0, statements.length);
+      const before = held.statements.keepBefore?.() ?? [];
+      const results = await held.driver.run(held.connection, [...before, ...statements, ...held.statements.keep]);
+      return results.slice(before.length, before.length + statements.length);
     } catch (error) {
       if (held.driver.isFatal(error) || held.died) throw lostDuring(held, error);
       const { recover } = held.statements;

@@ -136,13 +136,14 @@ export function sqlStore<C>(backend: SqlBackend<C>, options: SqlStoreOptions, sa
         const value = payloadLiteral(dialect, table, layout, data);
         // One round trip: the insert runs with the lock statement, guarded by the lock where the backend needs it.
         const hold = backend.hold(id, 'write');
+        const before = hold.keepBefore?.() ?? [];
         let inserted: { lock: Lock; results: unknown[] };
         try {
-          inserted = await lockWith(backend.driver, hold, id, 'write', acquireOptions, [sql.insert(layout, id, value, backend.insertGuard?.(id)), ...hold.keep]);
+          inserted = await lockWith(backend.driver, hold, id, 'write', acquireOptions, [...before, sql.insert(layout, id, value, backend.insertGuard?.(id)), ...hold.keep]);
         } catch (error) {
           throw backend.isDuplicate(error) ? new SessionExistsError(id, { cause: error }) : tooLarge(error, data);
         }
-        if (backend.count(inserted.results[0]) === 0) {
+        if (backend.count(inserted.results[before.length]) === 0) {
           await settle(inserted.lock);
           throw new SessionExistsError(id);
         }
