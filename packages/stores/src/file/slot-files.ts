@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
 import {
   LockLostError, LockTimeoutError, SessionCorruptError, SessionExistsError, SessionNotFoundError, abortReason, memoryLocker,
-  type AcquireOptions, type FusedAccess, type Lock, type Locker, type LockMode, type Payload, type Store, type StoredSession, type StoredSessionInfo,
+  type AcquireOptions, type FusedAccess, type Lock, type Locker, type LockMode, type Payload, type PurgeOptions, type Store, type StoredSession, type StoredSessionInfo,
 } from '@tied/core';
 import { assertPrivateDirectory, createDirectory } from './directory.js';
 import { FlockUnavailableError } from './errors.js';
@@ -28,7 +28,7 @@ export interface SlotFileStore extends Store {
   readonly directory: string;
   pathOf(id: string): string;
   list(): AsyncIterable<StoredSessionInfo>;
-  purge(options: { olderThan: number }): Promise<number>;
+  purge(options: PurgeOptions): Promise<number>;
 }
 
 /** The locker half: flock(2) on the session file itself. */
@@ -42,6 +42,8 @@ const GATE_SUFFIX = '.gate';
 const DOT_FILE_GRACE = 60_000;
 const FIRST_POLL = 1;
 const LONGEST_POLL = 25;
+/** `purge` reports its progress after this many session files. */
+const PROGRESS_EVERY = 1000;
 
 /** What a held lock knows: its descriptor (which holds the flock), and where the current version is. */
 interface Held {
@@ -506,16 +508,19 @@ function slotFiles(options: SlotFileOptions) {
      * reading the file. Each is locked exclusively without waiting first: a session someone holds is
      * in use and left alone. Gates and grown files left by crashed processes go too.
      */
-    async purge({ olderThan }) {
+    async purge({ olderThan, onProgress }) {
       if (!(olderThan >= 0)) throw new RangeError(`purge needs olderThan >= 0 (ms), got ${olderThan}`);
       const cutoff = Date.now() - olderThan;
       let removed = 0;
+      let examined = 0;
       const removeDotFile = (path: string, stats: Stats) => {
         if (stats.mtimeMs <= Date.now() - Math.max(olderThan, DOT_FILE_GRACE)) removeIfUnused(path, Infinity);
       };
       for await (const { path, stats } of entries(removeDotFile)) {
         if (stats.mtimeMs <= cutoff && removeIfUnused(path, cutoff)) removed++;
+        if (++examined % PROGRESS_EVERY === 0) onProgress?.({ removed, examined });
       }
+      onProgress?.({ removed, examined });
       return removed;
     },
 

@@ -44,6 +44,7 @@ export const mysqlDialect: SqlDialect = {
   updatedAtMs: 'CAST(UNIX_TIMESTAMP(updated_at) * 1000 AS SIGNED)',
   now: 'NOW()',
   olderThan: (ms) => `updated_at < NOW(3) - INTERVAL ${ms * 1000} MICROSECOND`,
+  deleteSome: (table, condition, limit) => `DELETE FROM ${table.quoted} WHERE ${condition} LIMIT ${limit}`,
   insert: (table, id, value, schema, guard) =>
     `INSERT INTO ${table.quoted} (id, a_session${schema === 'perl' ? '' : ', updated_at'}) SELECT ${id}, ${value}${schema === 'perl' ? '' : ', NOW()'} FROM DUAL${guard ? ` WHERE ${guard}` : ''}`,
   createTable: (table, schema) => schema === 'perl'

@@ -35,6 +35,10 @@ export const postgresDialect: SqlDialect = {
   // Whole seconds: a session saved again within the second changes no indexed value, so the update can be HOT.
   now: "date_trunc('second', statement_timestamp())",
   olderThan: (ms) => `updated_at < statement_timestamp() - interval '${ms} milliseconds'`,
+  // No DELETE … LIMIT here. The condition is checked again on the row itself, so that a row saved
+  // between the subquery's snapshot and its deletion is kept.
+  deleteSome: (table, condition, limit) =>
+    `DELETE FROM ${table.quoted} WHERE id IN (SELECT id FROM ${table.quoted} WHERE ${condition} LIMIT ${limit}) AND ${condition}`,
   insert: (table, id, value, schema) =>
     `INSERT INTO ${table.quoted} (id, a_session${schema === 'perl' ? '' : ', updated_at'}) VALUES (${id}, ${value}${schema === 'perl' ? '' : ", date_trunc('second', statement_timestamp())"}) ON CONFLICT DO NOTHING`,
   createTable: (table, schema) => schema === 'perl'

@@ -123,13 +123,17 @@ export function redisStore(options: RedisStoreOptions): Store {
       }
     },
 
-    async purge({ olderThan }) {
+    async purge({ olderThan, onProgress }) {
       const cutoff = Date.now() - olderThan;
       let removed = 0;
+      let examined = 0;
       for await (const batch of keys()) {
         const replies = await Promise.all(batch.map((key) => connection.run(PURGE_ONE, [key], [cutoff])));
         removed += replies.filter((reply) => reply === 1).length;
+        examined += batch.length;
+        onProgress?.({ removed, examined });
       }
+      onProgress?.({ removed, examined });
       return removed;
     },
 
