@@ -34,7 +34,8 @@ export const postgresDialect: SqlDialect = {
   updatedAtMs: '(extract(epoch FROM updated_at) * 1000)::float8',
   // Whole seconds: a session saved again within the second changes no indexed value, so the update can be HOT.
   now: "date_trunc('second', statement_timestamp())",
-  olderThan: (ms) => `updated_at < statement_timestamp() - interval '${ms} milliseconds'`,
+  cutoffQuery: (ms) => `SELECT floor(extract(epoch FROM statement_timestamp()) * 1000)::float8 - ${ms} AS cutoff`,
+  savedBefore: (seconds) => `updated_at < to_timestamp(${seconds})`,
   // No DELETE … LIMIT here. The condition is checked again on the row itself, so that a row saved
   // between the subquery's snapshot and its deletion is kept.
   deleteSome: (table, condition, limit) =>

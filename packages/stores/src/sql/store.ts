@@ -197,13 +197,17 @@ export function sqlStore<C>(backend: SqlBackend<C>, options: SqlStoreOptions, sa
   const recommended: StoreCapabilities = { binary: true, text: true, updatedAt: true, persistent: true, list: true, purge: true };
   const isPerl = () => (layout ? layout.schema === 'perl' : options.schema === 'perl');
 
-  /** Batch after batch until one comes back short; each statement commits on its own, so none holds many rows. */
+  /**
+   * Batch after batch until one comes back short; each statement commits on its own, so none holds
+   * many rows. The cutoff is the server's time when purge starts: a session saved while it runs is kept.
+   */
   async function purge({ olderThan, onProgress }: PurgeOptions): Promise<number> {
     if (typeof olderThan !== 'number' || !(olderThan >= 0)) throw new TypeError(`${dialect.part}: purge needs olderThan, a number of ms >= 0`);
     if ((await layoutOnPool()).schema === 'perl') refusePerl('purge');
+    const cutoff = Number(backend.rows(await backend.query(sql.cutoff(olderThan)))[0]!.cutoff);
     let removed = 0;
     for (;;) {
-      const batch = backend.count(await backend.query(sql.purge(olderThan, PURGE_BATCH)));
+      const batch = backend.count(await backend.query(sql.purge(cutoff, PURGE_BATCH)));
       removed += batch;
       onProgress?.({ removed, examined: removed });
       if (batch < PURGE_BATCH) return removed;
