@@ -1,3 +1,4 @@
+import { lstatSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -6,6 +7,9 @@ import { createSessions, latencyStats, listedIds, liveCounts, release, timedPurg
 
 /** File timestamps come from the kernel's coarse clock (a tick of up to 10 ms): expired and live sessions are written this far apart. */
 const MTIME_GAP_MS = 50;
+/** Files the unlink floor is measured on, and their size (a two-slot file of 512-byte slots). */
+const UNLINK_FLOOR_FILES = 50_000;
+const SESSION_FILE_BYTES = 1040;
 /** Open-latency samples are taken in this many rounds, alternating between the small and the large directory. */
 const LATENCY_ROUNDS = 5;
 
@@ -75,6 +79,7 @@ export async function fileScale({ count, small, live, samples }, dir, log) {
 
     const purged = await timedPurge(large, liveIds.cutoff, log, 'file purge');
     const kept = await listedIds(large.parts.store);
+    const floorPerSecond = unlinkFloor(join(dir, 'floor'), Math.min(count, UNLINK_FLOOR_FILES));
     return {
       count,
       small,
@@ -84,11 +89,29 @@ export async function fileScale({ count, small, live, samples }, dir, log) {
       listed,
       listMs,
       ...purged,
+      floorPerSecond,
       ...liveCounts(liveIds.ids, kept),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What this machine's file system allows with no lock and no check: files of a session file's size
+ * removed by `lstat` + `unlink` alone, per second. Purge takes a lock and checks under it.
+ */
+function unlinkFloor(dir, count) {
+  mkdirSync(dir);
+  const bytes = Buffer.alloc(SESSION_FILE_BYTES);
+  const paths = Array.from({ length: count }, (_, k) => join(dir, `f${k}`));
+  for (const path of paths) writeFileSync(path, bytes);
+  const start = performance.now();
+  for (const path of paths) {
+    lstatSync(path);
+    unlinkSync(path);
+  }
+  return (count / (performance.now() - start)) * 1000;
 }
 
 /** FileSession's parts on a directory of one's choosing (FileSession itself reads its directory once, at import). */

@@ -109,7 +109,7 @@ export function scaleVerdicts(row) {
     );
     const purge = verdict(
       `purge of ${integer(sizes.count)} expired sessions, with progress, ≥ ${integer(SCALE_GOALS.purgePerSecond)}/s`,
-      `**${integer(r.purgePerSecond)}/s** (${integer(r.removed)} in ${seconds(r.purgeMs)} s, ${integer(r.progressReports)} progress reports; ${r.liveKept} / ${r.live} live kept); list ${integer((r.listed / r.listMs) * 1000)}/s`,
+      `**${integer(r.purgePerSecond)}/s** (${integer(r.removed)} in ${seconds(r.purgeMs)} s; ${integer(r.purgePerCpuSecond)} per CPU-second; floor lstat + unlink ${integer(r.floorPerSecond)}/s; ${integer(r.progressReports)} progress reports; ${r.liveKept} / ${r.live} live kept); list ${integer((r.listed / r.listMs) * 1000)}/s`,
       [...(r.purgePerSecond >= SCALE_GOALS.purgePerSecond ? [] : [`${integer(r.purgePerSecond)}/s`]), ...(r.progressReports > 0 ? [] : ['no progress reported'])],
     );
     return [open, purge];

@@ -11,7 +11,7 @@ import { assertPrivateDirectory, createDirectory } from './directory.js';
 import { FlockUnavailableError } from './errors.js';
 import { LOCK_EX, LOCK_SH, tryFlock } from './flock.js';
 import { assertFileNameId, errorCode, FILE_NAME_ID, PERL_LOCK_FILE } from './names.js';
-import { kindOf, openRegularFile, stillAt } from './open-file.js';
+import { kindOf, openRegularFile, SAFE_OPEN, stillAt } from './open-file.js';
 import { capacityFor, decode, encodeFile, encodeSlot, fits, HEADER_SIZE, newestLength, slotOffset, type SlotState } from './slot-layout.js';
 
 export interface SlotFileOptions {
@@ -535,18 +535,18 @@ function slotFiles(options: SlotFileOptions) {
 
 /** Unlinks a file last written at or before `cutoff` that no one holds; false when in use, newer, gone or replaced. */
 function removeIfUnused(path: string, cutoff: number): boolean {
-  let opened: { fd: number; stats: Stats };
+  let fd: number;
   try {
-    opened = openRegularFile(path, constants.O_RDONLY, 0, (kind) => new Error(kind));
+    // Not openRegularFile: the fstat under the lock tells a regular file too, one system call fewer per file.
+    fd = openSync(path, constants.O_RDONLY | SAFE_OPEN);
   } catch {
     return false;
   }
-  const { fd } = opened;
   try {
     if (!flockIfAvailable(fd)) return false;
     // Written between the scan and the lock: no longer expired.
     const stats = fstatSync(fd);
-    if (stats.mtimeMs > cutoff || !stillAt(path, stats)) return false;
+    if (!stats.isFile() || stats.mtimeMs > cutoff || !stillAt(path, stats)) return false;
     unlinkSync(path);
     return true;
   } catch (error) {
