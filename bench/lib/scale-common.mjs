@@ -12,22 +12,38 @@ export function latencyStats(latencies) {
   return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1), mean };
 }
 
+/** Makes a session as an application does — open a new one, fill it, release it — and returns its id. */
+export const openedSession = (open) => async () => {
+  const session = await open(undefined);
+  Object.assign(session, cycleSession());
+  const id = session._session_id;
+  await release(session);
+  return id;
+};
+
 /**
- * Creates `count` new sessions through `open(undefined)` — the store's own insert path, so every
- * session is exactly what the store writes — `width` at a time. Returns their ids when `keepIds`.
- * `onCount(done)` is told every `every` sessions.
+ * Writes a session as `openedSession` leaves it — the flavor's serializer's bytes of the same data,
+ * through its store's own insert — without the lock's round trips: for the bulk of the sessions.
  */
-export async function createSessions(open, count, { width = 32, keepIds = true, every = 100_000, onCount = () => {} } = {}) {
+export const insertedSession = ({ parts: { store, generator, serializer } }) => async () => {
+  const id = generator.generate();
+  await store.insert(id, serializer.serialize({ _session_id: id, ...cycleSession() }));
+  return id;
+};
+
+/**
+ * Makes `count` sessions with `make` (one of the two above), `width` at a time. Returns their ids
+ * when `keepIds`. `onCount(done)` is told every `every` sessions.
+ */
+export async function createSessions(make, count, { width = 32, keepIds = true, every = 100_000, onCount = () => {} } = {}) {
   const ids = keepIds ? new Array(count) : undefined;
   let next = 0;
   let done = 0;
   const lane = async () => {
     while (next < count) {
       const index = next++;
-      const session = await open(undefined);
-      Object.assign(session, cycleSession());
-      if (ids) ids[index] = session._session_id;
-      await release(session);
+      const id = await make();
+      if (ids) ids[index] = id;
       if (++done % every === 0) onCount(done);
     }
   };

@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createSessions, latencyStats, listedIds, liveCounts, release, timedPurge } from './scale-common.mjs';
+import { createSessions, insertedSession, latencyStats, listedIds, liveCounts, openedSession, release, timedPurge } from './scale-common.mjs';
 
 /** File timestamps come from the kernel's coarse clock (a tick of up to 10 ms): expired and live sessions are written this far apart. */
 const MTIME_GAP_MS = 50;
@@ -20,16 +20,16 @@ const LATENCY_ROUNDS = 5;
  */
 export async function memoryScale({ count, live }, log) {
   const { MemorySession } = await import('tied');
-  const open = (id) => MemorySession.open(id);
-  await createSessions(open, 100, { keepIds: false }); // loads and warms up the code before the baseline
+  const make = openedSession((id) => MemorySession.open(id));
+  await createSessions(make, 100, { keepIds: false }); // loads and warms up the code before the baseline
   await sleep(MTIME_GAP_MS);
   await MemorySession.purge({ olderThan: 0 });
   const before = footprint();
   const start = performance.now();
-  await createSessions(open, count, { keepIds: false, onCount: (done) => log(`memory: ${done} sessions`) });
+  await createSessions(make, count, { keepIds: false, onCount: (done) => log(`memory: ${done} sessions`) });
   const createMs = performance.now() - start;
   const after = footprint();
-  const liveIds = await liveAfterCutoff(open, live);
+  const liveIds = await liveAfterCutoff(make, live);
   const purged = await timedPurge(MemorySession, liveIds.cutoff, log, 'memory purge');
   const kept = await listedIds(MemorySession.parts.store);
   return {
@@ -57,11 +57,11 @@ export async function fileScale({ count, small, live, samples }, dir, log) {
   try {
     const openLarge = (id, options) => large.open(id, options);
     const openFew = (id, options) => few.open(id, options);
-    const fewIds = await createSessions(openFew, small);
+    const fewIds = await createSessions(insertedSession(few), small);
     const start = performance.now();
-    const ids = await createSessions(openLarge, count, { onCount: (done) => log(`file: ${done} sessions written`) });
+    const ids = await createSessions(insertedSession(large), count, { onCount: (done) => log(`file: ${done} sessions written`) });
     const createMs = performance.now() - start;
-    const liveIds = await liveAfterCutoff(openLarge, live);
+    const liveIds = await liveAfterCutoff(openedSession(openLarge), live);
     const allIds = ids.concat(liveIds.ids);
 
     log(`file: open latency, ${small} vs ${allIds.length} sessions`);
@@ -135,12 +135,12 @@ async function openLatencies(open, ids, samples) {
   return latencies;
 }
 
-/** The cutoff between the sessions written so far and `live` new ones written after it. */
-async function liveAfterCutoff(open, live) {
+/** The cutoff between the sessions written so far and `live` new ones made by `make` after it. */
+async function liveAfterCutoff(make, live) {
   await sleep(MTIME_GAP_MS);
   const cutoff = Date.now();
   await sleep(MTIME_GAP_MS);
-  return { cutoff, ids: await createSessions(open, live) };
+  return { cutoff, ids: await createSessions(make, live) };
 }
 
 function footprint() {

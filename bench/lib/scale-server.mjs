@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { ioredisClient } from './ioredis.mjs';
 import { mysqlPool } from './mysql-admin.mjs';
 import { deleteRedisPrefix } from './namespaces.mjs';
-import { createSessions, listedIds, liveCounts, timedPurge, underLoad } from './scale-common.mjs';
+import { createSessions, insertedSession, listedIds, liveCounts, openedSession, timedPurge, underLoad } from './scale-common.mjs';
 import { POSTGRES, REDIS_URL } from './services.mjs';
 import { reachable, tiedExport } from './unavailable.mjs';
 
@@ -56,13 +56,13 @@ export async function serverScale(backend, { count, live }, log) {
     const open = (id, options) => Session.open(id, { ...args, ...options });
     const flavor = await Session.flavor(args);
     const start = performance.now();
-    await createSessions(open, count, { width: 16, keepIds: false, every: 10_000, onCount: (done) => log(`${backend}: ${done} sessions written`) });
+    await createSessions(insertedSession(flavor), count, { width: 16, keepIds: false, every: 10_000, onCount: (done) => log(`${backend}: ${done} sessions written`) });
     const createMs = performance.now() - start;
     // SQL servers keep whole seconds: the cutoff falls inside a second no session was written in.
     const firstLiveSecond = Math.ceil((Date.now() + 200) / 1000) * 1000;
     const cutoff = firstLiveSecond - 100;
     await sleep(firstLiveSecond + 20 - Date.now());
-    const liveIds = await createSessions(open, live, { width: 16 });
+    const liveIds = await createSessions(openedSession(open), live, { width: 16 });
 
     log(`${backend}: baseline`);
     const baseline = await underLoad(open, liveIds, () => sleep(BASELINE_MS));
