@@ -12,6 +12,7 @@ import { concurrencyRuns } from './lib/concurrency-runs.mjs';
 import { HTTP_MODES, httpRuns } from './lib/http-bench.mjs';
 import { WORKERS, lostUpdates } from './lib/lost-updates.mjs';
 import { markdownReport } from './lib/report.mjs';
+import { scaleCountProblems, scaleRuns, scaleSizes } from './lib/scale.mjs';
 import { perlMissing, runMicro, runTask } from './lib/spawn.mjs';
 import { ratios, summarizeTarget } from './lib/stats.mjs';
 import { BACKENDS, selectTargets } from './lib/targets.mjs';
@@ -24,16 +25,18 @@ const USAGE = `Usage: node bench/run.mjs [options]
   --rounds N          interleaved rounds (default 5)
   --increments N      lost-update increments per process (default 250)
   --only a,b          targets by id, backend or kind (tied-file, mysql, peer, ...)
-  --part a,b          cycle, lost-updates, concurrency, http, micro (default: all)
+  --part a,b          cycle, lost-updates, concurrency, http, micro, scale (default: all)
   --workers a,b       concurrency: async workers in one process (default 1,32,128; quick 8)
   --app a,b           concurrency: ms of application work between open and release (default 0,2)
   --connections a,b   http: autocannon connections (default 1,32,128; quick 8)
   --modes a,b         http: shared (one session for all connections), own (one per connection); quick: shared
   --seconds N         concurrency: measured seconds per point (default 3; quick 0.3)
   --stall N           a concurrency run with no progress for N seconds is a stall (default 10)
+  --scale-sessions N  scale: sessions in the file store and in memory (default 1000000; quick 2000)
+  --scale-server-sessions N  scale: sessions on each server backend (default 100000; quick 1000)
   --results DIR       where the JSON and the SVG go (default bench/results)`;
 
-const PARTS = ['cycle', 'lost-updates', 'concurrency', 'http', 'micro'];
+const PARTS = ['cycle', 'lost-updates', 'concurrency', 'http', 'micro', 'scale'];
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const DEFAULT_RESULTS = join(BENCH_DIR, 'results');
 
@@ -54,6 +57,8 @@ function readOptions() {
       modes: { type: 'string' },
       seconds: { type: 'string' },
       stall: { type: 'string' },
+      'scale-sessions': { type: 'string' },
+      'scale-server-sessions': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -118,6 +123,11 @@ function readOptions() {
       minRequests: values.quick ? 50 : 2000,
       requestsPerConnection: values.quick ? 10 : 30,
     },
+    scale: scaleSizes({
+      quick: values.quick,
+      sessions: values['scale-sessions'] === undefined ? undefined : count('scale-sessions'),
+      serverSessions: values['scale-server-sessions'] === undefined ? undefined : count('scale-server-sessions'),
+    }),
     accessIterations: values.quick ? 1e6 : 1e7,
     serializerIterations: values.quick ? 2000 : 20_000,
     only: list(values.only),
@@ -222,6 +232,10 @@ async function main() {
       report.micro = await runMicro({ accessIterations: options.accessIterations, serializerIterations: options.serializerIterations }, taskOptions);
       progress(`micro  ${describe(report.micro)}`);
     }
+    if (options.parts.includes('scale')) {
+      const backends = BACKENDS.filter((backend) => targets.some((t) => t.backend === backend));
+      report.scale = await scaleRuns(backends, options.scale, { dir: join(baseDir, 'scale'), timeoutMs: options.quick ? 120_000 : 3_600_000 });
+    }
   } finally {
     await Promise.all(targets.filter((t) => !unavailable.has(t.id)).map((t) => runTask(t, { op: 'drop' }, taskOptions)));
     await rm(baseDir, { recursive: true, force: true });
@@ -257,7 +271,8 @@ async function main() {
     || targets.some((t) => t.kind === 'tied' && report.lostUpdates?.get(t.id)?.result?.lost > 0)
     || (report.concurrency ?? []).some((row) => row.tied?.answer?.error || row.tied?.answer?.result?.lost > 0 || row.tied?.answer?.result?.stalled)
     || (report.http ?? []).some((row) => row.tied?.error || row.tied?.result?.lost > 0)
-    || Boolean(report.micro?.error);
+    || Boolean(report.micro?.error)
+    || (report.scale ?? []).some((row) => row.answer.error || scaleCountProblems(row).length > 0);
   if (failed) process.exitCode = 1;
 }
 

@@ -1,15 +1,16 @@
 import { CONCURRENCY_TARGETS, concurrencyVerdict } from './concurrency-runs.mjs';
 import { sequentialVerdicts } from './goals.mjs';
 import { HTTP_MODES, HTTP_SIDES } from './http-bench.mjs';
+import { scaleTables, SCALE_GOALS } from './scale.mjs';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const fixed = (digits) => new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 const perSecond = (value) => integer.format(value);
 const ratio = (value) => `${fixed(2).format(value)}×`;
-const oneLine = (text) => String(text).split('\n')[0].replace(/\|/g, '\\|').slice(0, 160);
+export const oneLine = (text) => String(text).split('\n')[0].replace(/\|/g, '\\|').slice(0, 160);
 
-function table(header, rows) {
+export function table(header, rows) {
   return [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
@@ -141,7 +142,7 @@ function microTables(micro) {
 }
 
 /** The whole report as Markdown: what ran, the tables, where the raw data and the chart are. */
-export function markdownReport({ meta, targets, summaries, ratioRows, lostUpdates, concurrency, http, micro, files }) {
+export function markdownReport({ meta, targets, summaries, ratioRows, lostUpdates, concurrency, http, micro, scale, files }) {
   const o = meta.options;
   const sections = [
     `# tied benchmark — ${meta.date}`,
@@ -184,6 +185,13 @@ export function markdownReport({ meta, targets, summaries, ratioRows, lostUpdate
     );
   }
   if (micro) sections.push('## Micro', microTables(micro));
+  if (scale) {
+    sections.push(
+      '## Scale',
+      `Issue 13: open latency with the file store's full count within ${SCALE_GOALS.openRatio}× of with 1,000 sessions; its purge with progress at ≥ ${SCALE_GOALS.purgePerSecond.toLocaleString('en-US')} sessions/s; the memory of as many MemorySessions; on each server, list and purge batched with no request above ${SCALE_GOALS.stallMs} ms meanwhile. Each backend in a fresh process; sessions made by the flavor itself (open, assign, release); the expired ones written before a cutoff, the live ones after it, and purge must remove exactly the expired ones.`,
+      scaleTables(scale),
+    );
+  }
   if (files) {
     const charts = [files.svg, files.concurrencySvg, files.httpSvg].filter(Boolean);
     sections.push(`Raw results: ${files.json}${charts.length > 0 ? `; charts: ${charts.join(', ')}` : ''}`);

@@ -159,7 +159,11 @@ export function storeSuite(runner: TestRunner, options: SuiteOptions<Store>): vo
       await store.insert(fresh, payload('new'));
       assert.equal(await store.purge!({ olderThan: 3_600_000 }), 0, 'nothing is an hour old');
       assert.equal(await read(old), 'old');
-      assert.equal(await store.purge!({ olderThan: 1000 }), 1, 'one session is older than 1 s');
+      const reports: { removed: number; examined: number }[] = [];
+      assert.equal(await store.purge!({ olderThan: 1000, onProgress: (progress) => reports.push(progress) }), 1, 'one session is older than 1 s');
+      // At least the report at the end, which has the final count; examined counts the fresh session when the store looks at it.
+      assert.equal(reports.at(-1)?.removed, 1, 'onProgress ends with the count purge returns');
+      assert.ok(reports.at(-1)!.examined >= 1, 'onProgress counts the sessions examined');
       await rejectsWith(store.materialize(old), SessionNotFoundError);
       assert.equal(await read(fresh), 'new');
     });

@@ -1,4 +1,4 @@
-import type { FusedAccess } from './roles.js';
+import type { FusedAccess, PurgeOptions } from './roles.js';
 import { separateAccess } from './separate-access.js';
 import { checkOpenOptions, openWith, tied, type OpenOptions, type Session, type SessionData, type SessionParts } from './session.js';
 
@@ -17,9 +17,10 @@ export interface Flavor {
   with<T extends object = SessionData, R = void>(id: string | undefined, fn: (session: Session<T>) => R | Promise<R>, options?: OpenOptions): Promise<R>;
   /**
    * Removes the sessions not saved for `olderThan` ms, and the locker's stale lock files when it keeps
-   * any (a lock in use is never removed). Returns how many sessions were removed.
+   * any (a lock in use is never removed). Returns how many sessions were removed; `onProgress` hears
+   * how far it is after each batch.
    */
-  purge(options: { olderThan: number }): Promise<number>;
+  purge(options: PurgeOptions): Promise<number>;
   /** Closes the store's and the locker's connections (pools the parts created themselves). */
   close(): Promise<void>;
 }
@@ -79,8 +80,10 @@ export function defineSession(parts: SessionParts, defaults: OpenOptions = {}): 
     async purge(options) {
       const olderThan = options?.olderThan;
       if (typeof olderThan !== 'number' || !(olderThan >= 0)) throw new TypeError('purge({ olderThan }) expects a number of milliseconds ≥ 0');
+      const onProgress = options?.onProgress;
+      if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('purge({ onProgress }) expects a function');
       if (!parts.store.purge) throw new TypeError(`The ${parts.store.name} store cannot purge`);
-      const removed = await parts.store.purge({ olderThan });
+      const removed = await parts.store.purge({ olderThan, onProgress });
       await (parts.locker as Partial<CleanableLocker>).clean?.({ olderThan });
       return removed;
     },

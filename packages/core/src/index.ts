@@ -7,6 +7,8 @@ export type {
   Locker,
   LockerCapabilities,
   Payload,
+  PurgeOptions,
+  PurgeProgress,
   Serializer,
   Store,
   StoreCapabilities,

@@ -3,6 +3,9 @@ import { SessionExistsError, SessionNotFoundError } from './errors.js';
 
 interface Entry { data: Payload; updatedAt: number }
 
+/** `purge` reports its progress after this many sessions. */
+const PROGRESS_EVERY = 1000;
+
 /**
  * Keeps serialized sessions in this process's memory. It stores bytes, not objects, so a session
  * behaves as with a persistent store: what you read back is a fresh copy of what was saved.
@@ -35,15 +38,18 @@ export function memoryStore(): Store {
         yield { id, updatedAt: entry.updatedAt, size: typeof entry.data === 'string' ? Buffer.byteLength(entry.data) : entry.data.byteLength };
       }
     },
-    async purge({ olderThan }) {
+    async purge({ olderThan, onProgress }) {
       const cutoff = Date.now() - olderThan;
       let removed = 0;
+      let examined = 0;
       for (const [id, entry] of entries) {
         if (entry.updatedAt < cutoff) {
           entries.delete(id);
           removed++;
         }
+        if (++examined % PROGRESS_EVERY === 0) onProgress?.({ removed, examined });
       }
+      onProgress?.({ removed, examined });
       return removed;
     },
   };

@@ -20,6 +20,24 @@ export interface StoredSessionInfo {
   readonly size?: number;
 }
 
+/** What `purge` has done so far, reported to its `onProgress` after each batch and once at the end. */
+export interface PurgeProgress {
+  /** Sessions removed so far. */
+  readonly removed: number;
+  /**
+   * Sessions looked at so far, removed or kept. A store that selects the expired sessions on its
+   * server (MySQL, PostgreSQL) looks at no other: there it equals `removed`.
+   */
+  readonly examined: number;
+}
+
+export interface PurgeOptions {
+  /** Remove the sessions not saved for this many milliseconds. */
+  readonly olderThan: number;
+  /** Called while purge runs, after each batch (a few hundred to a thousand sessions) and once at the end. */
+  readonly onProgress?: (progress: PurgeProgress) => void;
+}
+
 export interface StoreCapabilities {
   /** Accepts `Uint8Array` payloads (binary serializers). */
   readonly binary: boolean;
@@ -48,8 +66,11 @@ export interface Store {
   materialize(id: string): Promise<StoredSession>;
   remove(id: string): Promise<void>;
   list?(): AsyncIterable<StoredSessionInfo>;
-  /** Removes sessions not saved for `olderThan` ms; returns how many. */
-  purge?(options: { olderThan: number }): Promise<number>;
+  /**
+   * Removes sessions not saved for `olderThan` ms, in batches (a long purge never holds the backend
+   * for all of them at once), reporting to `onProgress`; returns how many it removed.
+   */
+  purge?(options: PurgeOptions): Promise<number>;
   close?(): Promise<void>;
   /**
    * A store and a locker of one backend fuse their calls (see `FusedAccess`). Returns `undefined`

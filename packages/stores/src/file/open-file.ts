@@ -6,7 +6,7 @@ import { errorCode } from './names.js';
  * followed when it is a symbolic link, and opening a FIFO does not wait for a writer. (Both are 0 on
  * Windows, which has neither.)
  */
-const SAFE_OPEN = (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+export const SAFE_OPEN = (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 /** How a file that is not a regular file is named in an error: "a symbolic link", "a FIFO", … */
 export function kindOf(stats: Stats): string {

@@ -4,14 +4,14 @@ import { join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import {
   LockLostError, SessionCorruptError, SessionExistsError, SessionNotFoundError, memoryLocker,
-  type AcquireOptions, type FusedAccess, type Lock, type Locker, type LockMode, type Payload, type Store, type StoredSession, type StoredSessionInfo,
+  type AcquireOptions, type FusedAccess, type Lock, type Locker, type LockMode, type Payload, type PurgeOptions, type Store, type StoredSession, type StoredSessionInfo,
 } from '@tied/core';
 import { assertPrivateDirectory, createDirectory } from './directory.js';
 import { FlockUnavailableError } from './errors.js';
 import { LOCK_EX, tryFlock } from './flock.js';
 import { flockWaiting, unlinkIfStillAt, type OpenedFile } from './flock-wait.js';
 import { assertFileNameId, errorCode, FILE_NAME_ID, PERL_LOCK_FILE } from './names.js';
-import { kindOf, openRegularFile, stillAt } from './open-file.js';
+import { kindOf, openRegularFile, SAFE_OPEN, stillAt } from './open-file.js';
 import { capacityFor, decode, encodeFile, encodeSlot, fits, HEADER_SIZE, newestLength, slotOffset, type SlotState } from './slot-layout.js';
 
 export interface SlotFileOptions {
@@ -28,7 +28,7 @@ export interface SlotFileStore extends Store {
   readonly directory: string;
   pathOf(id: string): string;
   list(): AsyncIterable<StoredSessionInfo>;
-  purge(options: { olderThan: number }): Promise<number>;
+  purge(options: PurgeOptions): Promise<number>;
 }
 
 /** The locker half: flock(2) on the session file itself. */
@@ -40,6 +40,8 @@ export interface SlotFileLocker extends Locker {
 const GATE_SUFFIX = '.gate';
 /** A dot-file younger than this may belong to a write or a wait in progress; purge leaves it alone. */
 const DOT_FILE_GRACE = 60_000;
+/** `purge` reports its progress after this many session files. */
+const PROGRESS_EVERY = 1000;
 
 /** What a held lock knows: its descriptor (which holds the flock), and where the current version is. */
 interface Held {
@@ -446,16 +448,19 @@ function slotFiles(options: SlotFileOptions) {
      * reading the file. Each is locked exclusively without waiting first: a session someone holds is
      * in use and left alone. Gates and grown files left by crashed processes go too.
      */
-    async purge({ olderThan }) {
+    async purge({ olderThan, onProgress }) {
       if (!(olderThan >= 0)) throw new RangeError(`purge needs olderThan >= 0 (ms), got ${olderThan}`);
       const cutoff = Date.now() - olderThan;
       let removed = 0;
+      let examined = 0;
       const removeDotFile = (path: string, stats: Stats) => {
         if (stats.mtimeMs <= Date.now() - Math.max(olderThan, DOT_FILE_GRACE)) removeIfUnused(path, Infinity);
       };
       for await (const { path, stats } of entries(removeDotFile)) {
         if (stats.mtimeMs <= cutoff && removeIfUnused(path, cutoff)) removed++;
+        if (++examined % PROGRESS_EVERY === 0) onProgress?.({ removed, examined });
       }
+      onProgress?.({ removed, examined });
       return removed;
     },
 
@@ -470,18 +475,18 @@ function slotFiles(options: SlotFileOptions) {
 
 /** Unlinks a file last written at or before `cutoff` that no one holds; false when in use, newer, gone or replaced. */
 function removeIfUnused(path: string, cutoff: number): boolean {
-  let opened: { fd: number; stats: Stats };
+  let fd: number;
   try {
-    opened = openRegularFile(path, constants.O_RDONLY, 0, (kind) => new Error(kind));
+    // Not openRegularFile: the fstat under the lock tells a regular file too, one system call fewer per file.
+    fd = openSync(path, constants.O_RDONLY | SAFE_OPEN);
   } catch {
     return false;
   }
-  const { fd } = opened;
   try {
     if (!flockIfAvailable(fd)) return false;
     // Written between the scan and the lock: no longer expired.
     const stats = fstatSync(fd);
-    if (stats.mtimeMs > cutoff || !stillAt(path, stats)) return false;
+    if (!stats.isFile() || stats.mtimeMs > cutoff || !stillAt(path, stats)) return false;
     unlinkSync(path);
     return true;
   } catch (error) {

@@ -6,7 +6,7 @@ import { open as openAsync, opendir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { threadId } from 'node:worker_threads';
-import { SessionCorruptError, SessionExistsError, SessionNotFoundError, type Payload, type Store, type StoredSession, type StoredSessionInfo } from '@tied/core';
+import { SessionCorruptError, SessionExistsError, SessionNotFoundError, type Payload, type PurgeOptions, type Store, type StoredSession, type StoredSessionInfo } from '@tied/core';
 import { fileAccess } from './access.js';
 import { assertPrivateDirectory, createDirectory } from './directory.js';
 import { isFileLocker } from './locker.js';
@@ -37,7 +37,7 @@ export interface FileStore extends Store {
   /** The path of the file that holds session `id`. */
   pathOf(id: string): string;
   list(): AsyncIterable<StoredSessionInfo>;
-  purge(options: { olderThan: number }): Promise<number>;
+  purge(options: PurgeOptions): Promise<number>;
 }
 
 /** Temporary files start with this; no valid id does, so they are never listed or opened as sessions. */
@@ -45,6 +45,9 @@ const TEMP_PREFIX = '.tmp-';
 
 /** A temporary file younger than this may belong to a write in progress; purge leaves it alone. */
 const TEMP_FILE_GRACE = 60_000;
+
+/** `purge` reports its progress after this many session files. */
+const PROGRESS_EVERY = 1000;
 
 /** The characters a shard folder name keeps from the id; anything else becomes `_`. */
 const SHARD_CHARACTER = /[^A-Za-z0-9_-]/g;
@@ -232,20 +235,24 @@ export function fileStore(options: FileStoreOptions): FileStore {
     },
 
     /** Removes sessions not saved for `olderThan` ms, and temporary files left behind by crashes. */
-    async purge({ olderThan }) {
+    async purge({ olderThan, onProgress }) {
       if (!(olderThan >= 0)) throw new RangeError(`purge needs olderThan >= 0 (ms), got ${olderThan}`);
       const now = Date.now();
       let removed = 0;
+      let examined = 0;
       for await (const { name, path, stats } of entries(directory, 0)) {
         const temp = name.startsWith(TEMP_PREFIX);
-        if (now - stats.mtimeMs <= (temp ? Math.max(olderThan, TEMP_FILE_GRACE) : olderThan)) continue;
-        try {
-          unlinkSync(path);
-          if (!temp) removed++;
-        } catch (error) {
-          if (errorCode(error) !== 'ENOENT') throw error;
+        if (now - stats.mtimeMs > (temp ? Math.max(olderThan, TEMP_FILE_GRACE) : olderThan)) {
+          try {
+            unlinkSync(path);
+            if (!temp) removed++;
+          } catch (error) {
+            if (errorCode(error) !== 'ENOENT') throw error;
+          }
         }
+        if (!temp && ++examined % PROGRESS_EVERY === 0) onProgress?.({ removed, examined });
       }
+      onProgress?.({ removed, examined });
       return removed;
     },
 

@@ -43,7 +43,10 @@ export const mysqlDialect: SqlDialect = {
   textPayloadLiteral: (text) => `CONVERT(X'${Buffer.from(text, 'utf8').toString('hex')}' USING utf8mb4)`,
   updatedAtMs: 'CAST(UNIX_TIMESTAMP(updated_at) * 1000 AS SIGNED)',
   now: 'NOW()',
-  olderThan: (ms) => `updated_at < NOW(3) - INTERVAL ${ms * 1000} MICROSECOND`,
+  // updated_at keeps whole seconds (NOW() rounds down): the cutoff is 1 s earlier, so a session is purged up to 1 s late, never early.
+  cutoffQuery: (ms) => `SELECT ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) - ${ms + 1000} AS cutoff`,
+  savedBefore: (seconds) => `updated_at < FROM_UNIXTIME(${seconds})`,
+  deleteSome: (table, condition, limit) => `DELETE FROM ${table.quoted} WHERE ${condition} LIMIT ${limit}`,
   insert: (table, id, value, schema, guard) =>
     `INSERT INTO ${table.quoted} (id, a_session${schema === 'perl' ? '' : ', updated_at'}) SELECT ${id}, ${value}${schema === 'perl' ? '' : ', NOW()'} FROM DUAL${guard ? ` WHERE ${guard}` : ''}`,
   createTable: (table, schema) => schema === 'perl'

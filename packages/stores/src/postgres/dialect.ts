@@ -34,8 +34,14 @@ export const postgresDialect: SqlDialect = {
   updatedAtMs: '(extract(epoch FROM updated_at) * 1000)::float8',
   // Whole seconds: a session saved again within the second changes no indexed value, so the update can be HOT.
   now: "date_trunc('second', statement_timestamp())",
-  // Against the current whole second, as updated_at keeps: a session saved late in a second is never taken for up to 1 s older than it is.
-  olderThan: (ms) => `updated_at < date_trunc('second', statement_timestamp()) - interval '${ms} milliseconds'`,
+  // updated_at keeps whole seconds (rounded down): a session is certainly older than `ms` only when
+  // updated_at + 1 s is, so the cutoff is 1 s earlier still — purged up to 1 s late, never early.
+  cutoffQuery: (ms) => `SELECT floor(extract(epoch FROM statement_timestamp()) * 1000)::float8 - ${ms + 1000} AS cutoff`,
+  savedBefore: (seconds) => `updated_at < to_timestamp(${seconds})`,
+  // No DELETE … LIMIT here. The condition is checked again on the row itself, so that a row saved
+  // between the subquery's snapshot and its deletion is kept.
+  deleteSome: (table, condition, limit) =>
+    `DELETE FROM ${table.quoted} WHERE id IN (SELECT id FROM ${table.quoted} WHERE ${condition} LIMIT ${limit}) AND ${condition}`,
   insert(table, id, value, schema, guard) {
     const values = `${id}, ${value}${schema === 'perl' ? '' : ", date_trunc('second', statement_timestamp())"}`;
     return `INSERT INTO ${table.quoted} (id, a_session${schema === 'perl' ? '' : ', updated_at'}) ${guard ? `SELECT ${values} WHERE ${guard}` : `VALUES (${values})`} ON CONFLICT DO NOTHING`;

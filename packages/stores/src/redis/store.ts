@@ -34,7 +34,11 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
 
 /** Redis's default proto-max-bulk-len: no larger value can be written. */
 const REDIS_MAX_VALUE = 512 * 1024 * 1024;
-const SCAN_BATCH = 1000;
+/**
+ * Keys per SCAN; list and purge send one script per key of a batch at once, so a request of the
+ * application on the same connection waits behind at most this many.
+ */
+const SCAN_BATCH = 100;
 
 /**
  * Sessions in Redis, one hash per session at `<prefix>{<id>}`. With `ttl`, Redis expires a session
@@ -123,13 +127,17 @@ export function redisStore(options: RedisStoreOptions): Store {
       }
     },
 
-    async purge({ olderThan }) {
+    async purge({ olderThan, onProgress }) {
       const cutoff = Date.now() - olderThan;
       let removed = 0;
+      let examined = 0;
       for await (const batch of keys()) {
         const replies = await Promise.all(batch.map((key) => connection.run(PURGE_ONE, [key], [cutoff])));
         removed += replies.filter((reply) => reply === 1).length;
+        examined += batch.length;
+        onProgress?.({ removed, examined });
       }
+      onProgress?.({ removed, examined });
       return removed;
     },
 

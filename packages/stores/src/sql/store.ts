@@ -13,6 +13,7 @@ import {
   type LockMode,
   type Locker,
   type Payload,
+  type PurgeOptions,
   type Store,
   type StoreCapabilities,
   type StoredSession,
@@ -74,6 +75,7 @@ interface SessionRow {
 }
 
 const LIST_BATCH = 500;
+const PURGE_BATCH = 1000;
 
 const stored = (row: SessionRow): StoredSession => ({
   data: (row.data as Buffer | string | null) ?? Buffer.alloc(0),
@@ -221,10 +223,21 @@ export function sqlStore<C>(backend: SqlBackend<C>, options: SqlStoreOptions, sa
   const recommended: StoreCapabilities = { binary: true, text: true, updatedAt: true, persistent: true, list: true, purge: true };
   const isPerl = () => (layout ? layout.schema === 'perl' : options.schema === 'perl');
 
-  async function purge({ olderThan }: { olderThan: number }): Promise<number> {
+  /**
+   * Batch after batch until one comes back short; each statement commits on its own, so none holds
+   * many rows. The cutoff is the server's time when purge starts: a session saved while it runs is kept.
+   */
+  async function purge({ olderThan, onProgress }: PurgeOptions): Promise<number> {
     if (typeof olderThan !== 'number' || !(olderThan >= 0)) throw new TypeError(`${dialect.part}: purge needs olderThan, a number of ms >= 0`);
     if ((await layoutOnPool()).schema === 'perl') refusePerl('purge');
-    return backend.count(await backend.query(sql.purge(olderThan)));
+    const cutoff = Number(backend.rows(await backend.query(sql.cutoff(olderThan)))[0]!.cutoff);
+    let removed = 0;
+    for (;;) {
+      const batch = backend.count(await backend.query(sql.purge(cutoff, PURGE_BATCH)));
+      removed += batch;
+      onProgress?.({ removed, examined: removed });
+      if (batch < PURGE_BATCH) return removed;
+    }
   }
 
   const store: SqlStore = {

@@ -72,8 +72,12 @@ export interface SqlDialect {
   readonly updatedAtMs: string;
   /** What `updated_at` is set to. */
   readonly now: string;
-  /** The condition that `updated_at` is older than `ms` milliseconds (a whole number). */
-  olderThan(ms: number): string;
+  /** A query of one row whose `cutoff` is the server's time `ms` milliseconds ago, in ms since the epoch. */
+  cutoffQuery(ms: number): string;
+  /** The condition that `updated_at` is before `seconds` since the epoch (a decimal literal). */
+  savedBefore(seconds: string): string;
+  /** Deletes at most `limit` rows that meet `condition`: one batch of `purge`. */
+  deleteSome(table: TableName, condition: string, limit: number): string;
   /** An insert of a new row; `guard`, when given, is a condition the insert must meet to write. */
   insert(table: TableName, id: string, value: string, schema: Schema, guard?: string): string;
   createTable(table: TableName, schema: Schema): string;
@@ -191,7 +195,9 @@ export function statementsFor(dialect: SqlDialect, table: TableName) {
     // Keyset pages: a large table is never read into memory at once.
     list: (layout: Layout, after: string, batch: number) =>
       `SELECT ${dialect.listedId} AS id, octet_length(a_session) AS size${timestamp(layout)} FROM ${table.quoted} WHERE id > ${dialect.textLiteral(after)} ORDER BY id LIMIT ${batch}`,
-    purge: (olderThan: number) => `DELETE FROM ${table.quoted} WHERE ${dialect.olderThan(Math.max(0, Math.round(olderThan)))}`,
+    cutoff: (olderThan: number) => dialect.cutoffQuery(Math.max(0, Math.round(olderThan))),
+    // Batches: one DELETE of every expired row would hold its locks (and the table's undo) until the last is gone.
+    purge: (cutoffMs: number, batch: number) => dialect.deleteSome(table, dialect.savedBefore((cutoffMs / 1000).toFixed(3)), batch),
   };
 }
 
