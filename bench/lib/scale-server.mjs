@@ -58,10 +58,11 @@ export async function serverScale(backend, { count, live }, log) {
     const start = performance.now();
     await createSessions(insertedSession(flavor), count, { width: 16, keepIds: false, every: 10_000, onCount: (done) => log(`${backend}: ${done} sessions written`) });
     const createMs = performance.now() - start;
-    // SQL servers keep whole seconds: the cutoff falls inside a second no session was written in.
-    const firstLiveSecond = Math.ceil((Date.now() + 200) / 1000) * 1000;
-    const cutoff = firstLiveSecond - 100;
-    await sleep(firstLiveSecond + 20 - Date.now());
+    // SQL servers keep whole seconds, and their purge takes a session for older than the cutoff only
+    // when its whole second is (1 s of margin): one second with no session written, the cutoff in it.
+    const quietSecond = Math.ceil((Date.now() + 200) / 1000) * 1000;
+    const cutoff = quietSecond + 100;
+    await sleep(quietSecond + 1000 + 20 - Date.now());
     const liveIds = await createSessions(openedSession(open), live, { width: 16 });
 
     log(`${backend}: baseline`);
