@@ -112,13 +112,25 @@ export interface SessionHandle {
   touch(): void;
 }
 
-const handles = new WeakMap<object, SessionHandle>();
+/**
+ * The key under which a session's Proxy hands out its handle. It is private to this module, so only
+ * a session answers to it; a WeakMap from Proxy to handle costs several µs of GC per session opened.
+ */
+const HANDLE = Symbol('tied handle');
 
 /** Perl's `tied(%session)`: the handle behind a session, `undefined` for anything else. */
 export function tied<T extends object>(session: Session<T>): SessionHandle;
 export function tied(value: unknown): SessionHandle | undefined;
 export function tied(value: unknown): SessionHandle | undefined {
-  return typeof value === 'object' && value !== null ? handles.get(value) : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  let handle: unknown;
+  try {
+    handle = (value as Record<symbol, unknown>)[HANDLE];
+  } catch {
+    return undefined; // a revoked Proxy, or someone else's Proxy whose get trap throws
+  }
+  // Not an object whose prototype, or a Proxy whose target, is a session.
+  return handle instanceof SessionState && handle.proxy === value ? handle : undefined;
 }
 
 /** The Apache::Session `$session{TIMESTAMP} = time` idiom: marks the session modified so it is saved. */
@@ -272,7 +284,6 @@ class SessionState implements SessionHandle {
     private stored: boolean,
   ) {
     this.proxy = new Proxy(data, new SessionTraps(this));
-    handles.set(this.proxy, this);
     abandoned.register(this.proxy, { id, held }, held);
   }
 
@@ -394,7 +405,10 @@ class SessionTraps implements ProxyHandler<SessionData> {
   get(target: SessionData, key: string | symbol): unknown {
     // Symbols are never session data (no serializer holds them); they stay readable after release
     // so that `await using`, util.inspect and test matchers keep working.
-    if (typeof key === 'symbol') return key === Symbol.asyncDispose ? this.dispose : Reflect.get(target, key);
+    if (typeof key === 'symbol') {
+      if (key === HANDLE) return this.state;
+      return key === Symbol.asyncDispose ? this.dispose : Reflect.get(target, key);
+    }
     this.state.assertUsable();
     return target[key];
   }

@@ -82,6 +82,16 @@ describe('the tied object reads and writes like a plain object', () => {
     for (const other of [{}, { ...session }, null, undefined, 42, 'x', [], Promise.resolve(session)]) expect(tied(other)).toBeUndefined();
     expect(() => touch({})).toThrow(TypeError);
   });
+
+  test('tied() of an object that only reaches a session (its prototype, a Proxy of it, a revoked Proxy) is undefined', async () => {
+    const { flavor } = makeFlavor();
+    await using session = await flavor.open();
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const throwing = new Proxy({}, { get() { throw new Error('no reads'); } });
+    for (const other of [Object.create(session), new Proxy(session, {}), revocable.proxy, throwing]) expect(tied(other)).toBeUndefined();
+    expect(tied(session)!.id).toBe(session._session_id);
+  });
 });
 
 describe('change tracking, as Apache::Session does it', () => {
