@@ -144,6 +144,13 @@ describe('options are checked', () => {
     expect(() => defineSession({ store: memoryStore(), locker: memoryLocker(), generator: nanoid(), serializer: superjson() }, { readOnly: true } as never)).toThrow(/Unknown open option "readOnly"/);
   });
 
+  test("a name of Object.prototype's (toString, constructor) is an unknown open option too", async () => {
+    const flavor = makeFlavor();
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+      await expect(flavor.open(undefined, JSON.parse(`{"${name}": 1}`))).rejects.toThrow(`Unknown open option "${name}"`);
+    }
+  });
+
   test('defineSession refuses a missing, unknown or incomplete part', () => {
     const parts = { store: memoryStore(), locker: memoryLocker(), generator: nanoid(), serializer: superjson() };
     expect(() => defineSession({ ...parts, store: undefined } as never)).toThrow(/store given to defineSession lacks insert/);

@@ -398,4 +398,35 @@ describe('locking options', () => {
     expect(store.calls.length).toBe(callsBefore);
     await tied(holder)!.release();
   });
+
+  test('an open goes by its options as they were when it was called, not as changed while it waits for the lock', async () => {
+    const { flavor } = makeFlavor();
+    const holder = await flavor.open();
+    const id = holder._session_id;
+    const options: OpenOptions = {};
+    const waiting = flavor.open(id, options);
+    Object.assign(options, { readonly: true, changeDetection: 'deep' });
+    await tied(holder)!.release();
+    const session = await waiting;
+    expect(tied(session)!.isReadonly).toBe(false);
+    session.n = 1;
+    await tied(session)!.release();
+    const reopened = await flavor.open(id, { readonly: true });
+    expect(reopened.n).toBe(1);
+    await tied(reopened)!.release();
+  });
+
+  test("defineSession's defaults are those given when the flavor is defined", async () => {
+    const defaults: OpenOptions = {};
+    const { flavor } = makeFlavor({ defaults });
+    const created = await flavor.open();
+    const id = created._session_id;
+    await tied(created)!.release();
+    defaults.readonly = true;
+    for (const options of [undefined, {}]) {
+      const session = await flavor.open(id, options);
+      expect(tied(session)!.isReadonly).toBe(false);
+      await tied(session)!.release();
+    }
+  });
 });
