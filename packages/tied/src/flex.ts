@@ -3,7 +3,7 @@ import {
   type Flavor, type OpenOptions, type Session, type SessionData,
 } from '@tied/core';
 import { cachedFlavor, closeCachedFlavors } from './flavor-cache.js';
-import { ourArgument } from './perl-arguments.js';
+import { ourName, ourValue } from './perl-arguments.js';
 import { checkPartArguments, makePart, type FlexRole } from './registry.js';
 
 /** Everything `openSession` takes: part names, the parts' own arguments, and open options. */
@@ -26,19 +26,20 @@ export function splitFlexArgs(args: FlexArgs): { names: Partial<Record<FlexRole,
   const names: Partial<Record<FlexRole, string>> = {};
   const partArgs: Record<string, unknown> = {};
   const options: Record<string, unknown> = {};
-  const givenAs = new Map<string, string>();
-  for (const [givenKey, givenValue] of Object.entries(args)) {
+  const givenKeys = Object.keys(args);
+  for (let index = 0; index < givenKeys.length; index++) {
+    const givenKey = givenKeys[index]!;
+    const givenValue: unknown = args[givenKey];
     if (givenValue === undefined) continue;
-    const [key, ourValue] = ourArgument(givenKey, givenValue);
+    const key = ourName(givenKey);
     const isRole = ROLE_NAMES.has(key);
-    const value = isRole ? String(ourValue) : ourValue;
+    const value = isRole ? String(givenValue) : ourValue(givenKey, givenValue);
     const target: Record<string, unknown> = isRole ? names : OPEN_OPTION_NAMES.has(key) ? options : partArgs;
     // Perl's name and ours for one argument (Directory and directory) must not disagree.
-    const earlier = givenAs.get(key);
-    if (earlier !== undefined && (isRole ? String(target[key]).toLowerCase() !== String(value).toLowerCase() : target[key] !== value)) {
+    if (Object.hasOwn(target, key) && (isRole ? String(target[key]).toLowerCase() !== String(value).toLowerCase() : target[key] !== value)) {
+      const earlier = givenKeys.slice(0, index).findLast((other) => args[other] !== undefined && ourName(other) === key);
       throw new TypeError(`Flex arguments ${earlier} and ${givenKey} both set ${key}, to different values`);
     }
-    givenAs.set(key, givenKey);
     target[key] = value;
   }
   checkOpenOptions(options);
@@ -61,15 +62,24 @@ export function completeNames(names: Partial<Record<FlexRole, string>>, defaultS
 
 const kindOf = (names: Record<FlexRole, string>): string => [names.store, names.lock, names.generate, names.serialize].join('|').toLowerCase();
 
-/** The flavor that Flex names and part arguments make: built once, then reused until closed. */
-export function flexFlavor(names: Record<FlexRole, string>, partArgs: Record<string, unknown>): Promise<Flavor> {
-  checkPartArguments(names, partArgs, OPEN_OPTION_NAMES);
-  return cachedFlavor(kindOf(names), partArgs, async () => defineSession({
+/**
+ * The flavor that Flex names and part arguments make: built once, then reused until closed. The part
+ * arguments are checked when a flavor is built for them, not on every open.
+ */
+export function flexFlavor(names: Record<FlexRole, string>, partArgs: Record<string, unknown>, kind = kindOf(names)): Promise<Flavor> {
+  return cachedFlavor(kind, partArgs, () => {
+    checkPartArguments(names, partArgs, OPEN_OPTION_NAMES);
+    return buildFlexFlavor(names, partArgs);
+  });
+}
+
+async function buildFlexFlavor(names: Record<FlexRole, string>, partArgs: Record<string, unknown>): Promise<Flavor> {
+  return defineSession({
     store: await makePart('store', names.store, partArgs),
     locker: await makePart('lock', names.lock, partArgs),
     generator: await makePart('generate', names.generate, partArgs),
     serializer: await makePart('serialize', names.serialize, partArgs),
-  }));
+  });
 }
 
 /** A flavor whose parts come from each open's arguments (a pool, a url, a table, a directory). */
@@ -91,11 +101,13 @@ export interface ConfiguredFlavor<A extends OpenOptions> {
 
 /** `open`, `with`, `flavor` and `close` over the flavors of `kind` that `build` makes from part arguments. */
 export function configuredFlavor<A extends OpenOptions>(kind: string, flavorOf: (partArgs: Record<string, unknown>) => Promise<Flavor>): ConfiguredFlavor<A> {
-  const split = (args: A | undefined) => splitFlexArgs({ ...args } as FlexArgs);
+  // Anything but an object is taken as its spread, so that undefined is no arguments.
+  const split = (args: A | undefined) => splitFlexArgs((typeof args === 'object' && args !== null ? args : { ...(args as object | undefined) }) as FlexArgs);
   return {
     async open<T extends object = SessionData>(id?: string, args?: A): Promise<Session<T>> {
       const { partArgs, options } = split(args);
-      return (await flavorOf(partArgs)).open<T>(id as string, options);
+      const flavor = await flavorOf(partArgs);
+      return await flavor.open<T>(id as string, options);
     },
     async with<T extends object, R>(id: string | undefined, fn: (session: Session<T>) => R | Promise<R>, args?: A): Promise<R> {
       const { partArgs, options } = split(args);
@@ -110,5 +122,6 @@ export function configuredFlavor<A extends OpenOptions>(kind: string, flavorOf: 
 
 /** A configured flavor over Flex part names (`MySQLSession` is the MySQL store and lock, nanoid, superjson). */
 export function configuredFlexFlavor<A extends OpenOptions>(names: Record<FlexRole, string>): ConfiguredFlavor<A> {
-  return configuredFlavor<A>(kindOf(names), (partArgs) => flexFlavor(names, partArgs));
+  const kind = kindOf(names);
+  return configuredFlavor<A>(kind, (partArgs) => flexFlavor(names, partArgs, kind));
 }
