@@ -324,7 +324,8 @@ class SessionState implements SessionHandle {
     private stored: boolean,
   ) {
     this.proxy = new Proxy(data, new SessionTraps(this));
-    abandoned.register(this.proxy, held, held);
+    // Only a session that holds a lock needs watching (a lazy one is watched once its save locks it).
+    if (held.lock) abandoned.register(this.proxy, held, held);
   }
 
   get isModified(): boolean { return this.modified; }
@@ -345,6 +346,7 @@ class SessionState implements SessionHandle {
     if (!this.stored) {
       // A lazy session is inserted by its first save, which takes the lock it then holds.
       this.held.lock = await this.access.lockAndInsert(this.id, payload, this.plan.acquire);
+      abandoned.register(this.proxy, this.held, this.held);
       this.stored = true;
     } else if (this.held.lock) {
       await this.access.updateLocked(this.held.lock, this.id, payload);

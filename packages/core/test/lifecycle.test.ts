@@ -185,4 +185,11 @@ describe('a session dropped without release', () => {
     expect(JSON.parse(stdout)).toEqual({ n: null });
     expect(stderr.match(/TIED_SESSION_ABANDONED/g)).toHaveLength(1);
   });
+
+  test('a lazy session is watched from the save that locks it', async () => {
+    const script = fileURLToPath(new URL('./fixtures/abandoned-lazy-session.mjs', import.meta.url));
+    const { stdout, stderr } = await run(process.execPath, ['--expose-gc', script], { cwd: dirname(script) });
+    expect(JSON.parse(stdout)).toEqual({ n: 1 });
+    expect(stderr.match(/TIED_SESSION_ABANDONED/g)).toHaveLength(1);
+  });
 });
