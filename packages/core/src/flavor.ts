@@ -52,7 +52,7 @@ function checkParts(parts: SessionParts): void {
 
 /**
  * Composes a flavor from a store, a locker, a generator and a serializer. `defaults` are open
- * options every `open` starts from.
+ * options every `open` starts from, as they are now (a later change to the object is not seen).
  */
 export function defineSession(parts: SessionParts, defaults: OpenOptions = {}): Flavor {
   checkParts(parts);
@@ -60,7 +60,11 @@ export function defineSession(parts: SessionParts, defaults: OpenOptions = {}): 
   const frozenParts = Object.freeze({ ...parts });
   // Decided once per flavor: the store's fused access with this locker, or the two parts in turn.
   const access: FusedAccess = parts.store.fuse?.(parts.locker) ?? separateAccess(parts.store, parts.locker);
-  const open = <T extends object>(id?: string, options?: OpenOptions) => openWith<T>(frozenParts, access, id, { ...defaults, ...options });
+  // The defaults as given now; merged into an open's options only when there are any.
+  const baseOptions: OpenOptions = Object.freeze({ ...defaults });
+  const hasDefaults = Object.keys(baseOptions).length > 0;
+  const open = <T extends object>(id?: string, options?: OpenOptions) =>
+    openWith<T>(frozenParts, access, id, hasDefaults && options != null ? { ...baseOptions, ...options } : options ?? baseOptions);
   return {
     parts: frozenParts,
     open,

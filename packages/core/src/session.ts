@@ -56,16 +56,20 @@ const OPEN_OPTION_CHECKS: Readonly<Record<keyof OpenOptions, (value: unknown) =>
   id: (value) => typeof value === 'string',
 };
 
+/** The checks by name in a Map, so that a name such as `toString` is not found on Object.prototype. */
+const CHECK_OF_OPTION: ReadonlyMap<string, (value: unknown) => boolean> = new Map(Object.entries(OPEN_OPTION_CHECKS));
+
 /** The names of every open option, for callers that sort arguments into open options and others. */
-export const OPEN_OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(OPEN_OPTION_CHECKS));
+export const OPEN_OPTION_NAMES: ReadonlySet<string> = new Set(CHECK_OF_OPTION.keys());
 
 /** Refuses misspelt or unknown open options and values of the wrong kind, naming what is accepted. */
 export function checkOpenOptions(options: object): asserts options is OpenOptions {
-  for (const [name, value] of Object.entries(options)) {
-    const check = OPEN_OPTION_CHECKS[name as keyof OpenOptions];
+  for (const name of Object.keys(options)) {
+    const check = CHECK_OF_OPTION.get(name);
     if (check === undefined) {
       throw new TypeError(`Unknown open option "${name}"; the open options are ${[...OPEN_OPTION_NAMES].join(', ')}`);
     }
+    const value: unknown = (options as Record<string, unknown>)[name];
     if (value !== undefined && !check(value)) {
       throw new TypeError(`Open option ${name} has an invalid value: ${describe(value)}`);
     }
@@ -112,13 +116,25 @@ export interface SessionHandle {
   touch(): void;
 }
 
-const handles = new WeakMap<object, SessionHandle>();
+/**
+ * The key under which a session's Proxy hands out its handle. It is private to this module, so only
+ * a session answers to it; a WeakMap from Proxy to handle costs several µs of GC per session opened.
+ */
+const HANDLE = Symbol('tied handle');
 
 /** Perl's `tied(%session)`: the handle behind a session, `undefined` for anything else. */
 export function tied<T extends object>(session: Session<T>): SessionHandle;
 export function tied(value: unknown): SessionHandle | undefined;
 export function tied(value: unknown): SessionHandle | undefined {
-  return typeof value === 'object' && value !== null ? handles.get(value) : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  let handle: unknown;
+  try {
+    handle = (value as Record<symbol, unknown>)[HANDLE];
+  } catch {
+    return undefined; // a revoked Proxy, or someone else's Proxy whose get trap throws
+  }
+  // Not an object whose prototype, or a Proxy whose target, is a session.
+  return handle instanceof SessionState && handle.proxy === value ? handle : undefined;
 }
 
 /** The Apache::Session `$session{TIMESTAMP} = time` idiom: marks the session modified so it is saved. */
@@ -131,53 +147,93 @@ export function touch(session: object): void {
 /** How many fresh ids `create` tries before giving up on insert collisions. */
 const MAX_ID_ATTEMPTS = 10;
 
-/** Opens (id given) or creates (no id) a session with these parts. Used by flavors. */
-export async function openWith<T extends object>(
+/**
+ * The open options as one open uses them, read once when it starts: a caller may reuse (and change)
+ * its options object while the open waits for its lock. One shape for every open.
+ */
+interface OpenPlan {
+  readonly transaction: boolean;
+  readonly readonly: boolean;
+  readonly deep: boolean;
+  readonly maxAge: number | undefined;
+  readonly lazy: boolean;
+  /** The `id` option: the id a new session is created under. */
+  readonly newId: string | undefined;
+  readonly acquire: AcquireOptions;
+}
+
+/** The acquire options of every open without `lockTimeout` or `signal`: shared, never changed. */
+const NO_WAIT_LIMITS: AcquireOptions = Object.freeze({});
+
+function planOf(options: OpenOptions): OpenPlan {
+  const { lockTimeout, signal } = options;
+  return {
+    transaction: options.transaction !== false,
+    readonly: options.readonly === true,
+    deep: options.changeDetection === 'deep',
+    maxAge: options.maxAge,
+    lazy: options.lazy === true,
+    newId: options.id,
+    acquire: lockTimeout === undefined && signal === undefined ? NO_WAIT_LIMITS : { timeout: lockTimeout, signal },
+  };
+}
+
+/**
+ * Opens (id given) or creates (no id) a session with these parts. Used by flavors. Not an async
+ * function: it hands back the promise of `create` or `restore` as it is, a turn sooner.
+ */
+export function openWith<T extends object>(
   parts: SessionParts,
   access: FusedAccess,
   id: unknown,
   options: OpenOptions = {},
 ): Promise<Session<T>> {
-  checkOpenOptions(options);
-  options.signal?.throwIfAborted();
-  if (id === undefined || id === null) return create<T>(parts, access, options);
-  if (options.lazy || options.id !== undefined) throw new TypeError('The open options lazy and id are for a new session; do not pass an id to open as well');
-  parts.generator.validate(id);
-  return restore<T>(parts, access, id, options);
+  try {
+    checkOpenOptions(options);
+    const plan = planOf(options);
+    plan.acquire.signal?.throwIfAborted();
+    if (id === undefined || id === null) return create<T>(parts, access, plan);
+    if (plan.lazy || plan.newId !== undefined) throw new TypeError('The open options lazy and id are for a new session; do not pass an id to open as well');
+    parts.generator.validate(id);
+    return restore<T>(parts, access, id, plan);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
-async function create<T extends object>(parts: SessionParts, access: FusedAccess, options: OpenOptions): Promise<Session<T>> {
-  if (options.readonly) throw new TypeError('A new session cannot be opened readonly');
-  if (options.id !== undefined) parts.generator.validate(options.id);
+async function create<T extends object>(parts: SessionParts, access: FusedAccess, plan: OpenPlan): Promise<Session<T>> {
+  if (plan.readonly) throw new TypeError('A new session cannot be opened readonly');
+  if (plan.newId !== undefined) parts.generator.validate(plan.newId);
   for (let attempt = 1; ; attempt++) {
-    const id = options.id ?? parts.generator.generate();
+    const id = plan.newId ?? parts.generator.generate();
     const data: SessionData = { _session_id: id };
     const bytes = serialize(parts.serializer, data);
-    if (options.lazy) return new SessionState(parts, access, id, data, bytes, options, new HeldLock(), true, false).proxy as Session<T>;
+    if (plan.lazy) return new SessionState(parts, access, id, data, bytes, plan, new HeldLock(id), true, false).proxy as Session<T>;
     try {
-      const lock = await access.lockAndInsert(id, bytes, acquireOptionsOf(options));
-      const state = new SessionState(parts, access, id, data, bytes, options, new HeldLock(lock), true, true);
-      if (options.transaction === false) await state.dropLock();
+      const lock = await access.lockAndInsert(id, bytes, plan.acquire);
+      const state = new SessionState(parts, access, id, data, bytes, plan, new HeldLock(id, lock), true, true);
+      if (!plan.transaction) await state.dropLock();
       return state.proxy as Session<T>;
     } catch (error) {
-      if (!(error instanceof SessionExistsError) || options.id !== undefined || attempt === MAX_ID_ATTEMPTS) throw error;
+      if (!(error instanceof SessionExistsError) || plan.newId !== undefined || attempt === MAX_ID_ATTEMPTS) throw error;
     }
   }
 }
 
-async function restore<T extends object>(parts: SessionParts, access: FusedAccess, id: string, options: OpenOptions): Promise<Session<T>> {
-  if (options.maxAge !== undefined && !parts.store.capabilities.updatedAt) {
+async function restore<T extends object>(parts: SessionParts, access: FusedAccess, id: string, plan: OpenPlan): Promise<Session<T>> {
+  const { maxAge } = plan;
+  if (maxAge !== undefined && !parts.store.capabilities.updatedAt) {
     throw new TypeError(`maxAge needs a store that keeps updatedAt; the ${parts.store.name} store does not`);
   }
-  const mode: LockMode = options.readonly || options.transaction === false ? 'read' : 'write';
-  const { lock, stored } = await access.lockAndMaterialize(id, mode, acquireOptionsOf(options));
-  if (options.maxAge !== undefined && stored.updatedAt !== undefined && Date.now() - stored.updatedAt > options.maxAge) {
+  const mode: LockMode = plan.readonly || !plan.transaction ? 'read' : 'write';
+  const { lock, stored } = await access.lockAndMaterialize(id, mode, plan.acquire);
+  if (maxAge !== undefined && stored.updatedAt !== undefined && Date.now() - stored.updatedAt > maxAge) {
     // Expired: removed under the lock that was just taken — or, for a read lock, under a write lock.
     if (mode === 'write') {
       await access.removeAndRelease(lock, id);
     } else {
       await lock.release();
-      await parts.locker.acquire(id, 'write', acquireOptionsOf(options)).then((writeLock) => access.removeAndRelease(writeLock, id));
+      await parts.locker.acquire(id, 'write', plan.acquire).then((writeLock) => access.removeAndRelease(writeLock, id));
     }
     throw new SessionNotFoundError(id);
   }
@@ -190,13 +246,9 @@ async function restore<T extends object>(parts: SessionParts, access: FusedAcces
   }
   // The id under which it is stored is the truth, whatever the stored hash says.
   data._session_id = id;
-  const state = new SessionState(parts, access, id, data, stored.data, options, new HeldLock(lock), false, true);
-  if (options.transaction === false && !options.readonly) await state.dropLock();
+  const state = new SessionState(parts, access, id, data, stored.data, plan, new HeldLock(id, lock), false, true);
+  if (!plan.transaction && !plan.readonly) await state.dropLock();
   return state.proxy as Session<T>;
-}
-
-function acquireOptionsOf(options: OpenOptions): AcquireOptions {
-  return { timeout: options.lockTimeout, signal: options.signal };
 }
 
 function serialize(serializer: Serializer, data: SessionData): Payload {
@@ -227,7 +279,7 @@ function samePayload(a: Payload, b: Payload): boolean {
  * can still be found and unlocked after it was garbage-collected (see `abandoned`).
  */
 class HeldLock {
-  constructor(public lock?: Lock) {}
+  constructor(readonly id: string, public lock?: Lock) {}
 
   take(): Lock | undefined {
     const lock = this.lock;
@@ -239,12 +291,12 @@ class HeldLock {
 let warnedAbandoned = false;
 
 /** Frees the lock of a session that was garbage-collected without release; warns once per process. */
-const abandoned = new FinalizationRegistry<{ id: string; held: HeldLock }>(({ id, held }) => {
+const abandoned = new FinalizationRegistry<HeldLock>((held) => {
   const lock = held.take();
   if (!lock) return;
   if (!warnedAbandoned) {
     warnedAbandoned = true;
-    process.emitWarning(`Session ${id} was garbage-collected without release(); its lock was freed and its unsaved changes discarded. Release every session (Flavor.with, try/finally or await using).`, { code: 'TIED_SESSION_ABANDONED' });
+    process.emitWarning(`Session ${held.id} was garbage-collected without release(); its lock was freed and its unsaved changes discarded. Release every session (Flavor.with, try/finally or await using).`, { code: 'TIED_SESSION_ABANDONED' });
   }
   lock.release().catch(() => {});
 });
@@ -265,21 +317,21 @@ class SessionState implements SessionHandle {
     private readonly data: SessionData,
     /** The bytes as last loaded or saved, for `changeDetection: 'deep'`. */
     private savedPayload: Payload,
-    private readonly options: OpenOptions,
+    private readonly plan: OpenPlan,
     /** Held from open to release, except in `transaction: false` mode between load and save. */
     private readonly held: HeldLock,
     readonly isNew: boolean,
     private stored: boolean,
   ) {
     this.proxy = new Proxy(data, new SessionTraps(this));
-    handles.set(this.proxy, this);
-    abandoned.register(this.proxy, { id, held }, held);
+    // Only a session that holds a lock needs watching (a lazy one is watched once its save locks it).
+    if (held.lock) abandoned.register(this.proxy, held, held);
   }
 
   get isModified(): boolean { return this.modified; }
   get isDeleted(): boolean { return this.deleted; }
   get isReleased(): boolean { return this.released; }
-  get isReadonly(): boolean { return this.options.readonly === true; }
+  get isReadonly(): boolean { return this.plan.readonly; }
   get isStored(): boolean { return this.stored; }
 
   touch(): void {
@@ -293,12 +345,13 @@ class SessionState implements SessionHandle {
     const payload = serialize(this.parts.serializer, this.data);
     if (!this.stored) {
       // A lazy session is inserted by its first save, which takes the lock it then holds.
-      this.held.lock = await this.access.lockAndInsert(this.id, payload, this.acquireOptions());
+      this.held.lock = await this.access.lockAndInsert(this.id, payload, this.plan.acquire);
+      abandoned.register(this.proxy, this.held, this.held);
       this.stored = true;
     } else if (this.held.lock) {
       await this.access.updateLocked(this.held.lock, this.id, payload);
     } else {
-      const lock = await this.parts.locker.acquire(this.id, 'write', this.acquireOptions());
+      const lock = await this.parts.locker.acquire(this.id, 'write', this.plan.acquire);
       await this.access.updateAndRelease(lock, this.id, payload);
     }
     this.savedPayload = payload;
@@ -321,7 +374,7 @@ class SessionState implements SessionHandle {
     this.releasing = Promise.resolve();
     abandoned.unregister(this.held);
     if (!this.stored) return;
-    const lock = this.held.take() ?? await this.parts.locker.acquire(this.id, 'write', this.acquireOptions());
+    const lock = this.held.take() ?? await this.parts.locker.acquire(this.id, 'write', this.plan.acquire);
     await this.access.removeAndRelease(lock, this.id);
   }
 
@@ -343,30 +396,26 @@ class SessionState implements SessionHandle {
     if (!this.stored) {
       // A lazy session: stored only when it was written to.
       if (payload === undefined) return;
-      const lock = await this.access.lockAndInsert(this.id, payload, this.acquireOptions());
+      const lock = await this.access.lockAndInsert(this.id, payload, this.plan.acquire);
       this.stored = true;
       return lock.release();
     }
     let lock = this.held.take();
     if (!lock) {
       if (payload === undefined) return;
-      lock = await this.parts.locker.acquire(this.id, 'write', this.acquireOptions());
+      lock = await this.parts.locker.acquire(this.id, 'write', this.plan.acquire);
     }
     await this.access.updateAndRelease(lock, this.id, payload);
   }
 
   /** The bytes to write at release, or undefined when nothing needs saving. */
   private pendingPayload(): Payload | undefined {
-    if (this.options.readonly || this.deleted) return undefined;
-    if (this.options.changeDetection === 'deep') {
+    if (this.plan.readonly || this.deleted) return undefined;
+    if (this.plan.deep) {
       const payload = serialize(this.parts.serializer, this.data);
       return samePayload(payload, this.savedPayload) ? undefined : payload;
     }
     return this.modified ? serialize(this.parts.serializer, this.data) : undefined;
-  }
-
-  private acquireOptions(): AcquireOptions {
-    return acquireOptionsOf(this.options);
   }
 
   assertUsable(): void {
@@ -375,7 +424,7 @@ class SessionState implements SessionHandle {
 
   assertWritable(): void {
     this.assertUsable();
-    if (this.options.readonly) throw new ReadonlySessionError(this.id);
+    if (this.plan.readonly) throw new ReadonlySessionError(this.id);
   }
 
   assertKeyWritable(key: string | symbol): void {
@@ -394,7 +443,10 @@ class SessionTraps implements ProxyHandler<SessionData> {
   get(target: SessionData, key: string | symbol): unknown {
     // Symbols are never session data (no serializer holds them); they stay readable after release
     // so that `await using`, util.inspect and test matchers keep working.
-    if (typeof key === 'symbol') return key === Symbol.asyncDispose ? this.dispose : Reflect.get(target, key);
+    if (typeof key === 'symbol') {
+      if (key === HANDLE) return this.state;
+      return key === Symbol.asyncDispose ? this.dispose : Reflect.get(target, key);
+    }
     this.state.assertUsable();
     return target[key];
   }

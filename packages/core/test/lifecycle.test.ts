@@ -144,6 +144,13 @@ describe('options are checked', () => {
     expect(() => defineSession({ store: memoryStore(), locker: memoryLocker(), generator: nanoid(), serializer: superjson() }, { readOnly: true } as never)).toThrow(/Unknown open option "readOnly"/);
   });
 
+  test("a name of Object.prototype's (toString, constructor) is an unknown open option too", async () => {
+    const flavor = makeFlavor();
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+      await expect(flavor.open(undefined, JSON.parse(`{"${name}": 1}`))).rejects.toThrow(`Unknown open option "${name}"`);
+    }
+  });
+
   test('defineSession refuses a missing, unknown or incomplete part', () => {
     const parts = { store: memoryStore(), locker: memoryLocker(), generator: nanoid(), serializer: superjson() };
     expect(() => defineSession({ ...parts, store: undefined } as never)).toThrow(/store given to defineSession lacks insert/);
@@ -176,6 +183,13 @@ describe('a session dropped without release', () => {
     const script = fileURLToPath(new URL('./fixtures/abandoned-session.mjs', import.meta.url));
     const { stdout, stderr } = await run(process.execPath, ['--expose-gc', script], { cwd: dirname(script) });
     expect(JSON.parse(stdout)).toEqual({ n: null });
+    expect(stderr.match(/TIED_SESSION_ABANDONED/g)).toHaveLength(1);
+  });
+
+  test('a lazy session is watched from the save that locks it', async () => {
+    const script = fileURLToPath(new URL('./fixtures/abandoned-lazy-session.mjs', import.meta.url));
+    const { stdout, stderr } = await run(process.execPath, ['--expose-gc', script], { cwd: dirname(script) });
+    expect(JSON.parse(stdout)).toEqual({ n: 1 });
     expect(stderr.match(/TIED_SESSION_ABANDONED/g)).toHaveLength(1);
   });
 });

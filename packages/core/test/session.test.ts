@@ -82,6 +82,16 @@ describe('the tied object reads and writes like a plain object', () => {
     for (const other of [{}, { ...session }, null, undefined, 42, 'x', [], Promise.resolve(session)]) expect(tied(other)).toBeUndefined();
     expect(() => touch({})).toThrow(TypeError);
   });
+
+  test('tied() of an object that only reaches a session (its prototype, a Proxy of it, a revoked Proxy) is undefined', async () => {
+    const { flavor } = makeFlavor();
+    await using session = await flavor.open();
+    const revocable = Proxy.revocable({}, {});
+    revocable.revoke();
+    const throwing = new Proxy({}, { get() { throw new Error('no reads'); } });
+    for (const other of [Object.create(session), new Proxy(session, {}), revocable.proxy, throwing]) expect(tied(other)).toBeUndefined();
+    expect(tied(session)!.id).toBe(session._session_id);
+  });
 });
 
 describe('change tracking, as Apache::Session does it', () => {
@@ -387,5 +397,36 @@ describe('locking options', () => {
     await expect(flavor.open(id, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
     expect(store.calls.length).toBe(callsBefore);
     await tied(holder)!.release();
+  });
+
+  test('an open goes by its options as they were when it was called, not as changed while it waits for the lock', async () => {
+    const { flavor } = makeFlavor();
+    const holder = await flavor.open();
+    const id = holder._session_id;
+    const options: OpenOptions = {};
+    const waiting = flavor.open(id, options);
+    Object.assign(options, { readonly: true, changeDetection: 'deep' });
+    await tied(holder)!.release();
+    const session = await waiting;
+    expect(tied(session)!.isReadonly).toBe(false);
+    session.n = 1;
+    await tied(session)!.release();
+    const reopened = await flavor.open(id, { readonly: true });
+    expect(reopened.n).toBe(1);
+    await tied(reopened)!.release();
+  });
+
+  test("defineSession's defaults are those given when the flavor is defined", async () => {
+    const defaults: OpenOptions = {};
+    const { flavor } = makeFlavor({ defaults });
+    const created = await flavor.open();
+    const id = created._session_id;
+    await tied(created)!.release();
+    defaults.readonly = true;
+    for (const options of [undefined, {}]) {
+      const session = await flavor.open(id, options);
+      expect(tied(session)!.isReadonly).toBe(false);
+      await tied(session)!.release();
+    }
   });
 });

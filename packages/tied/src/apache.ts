@@ -97,12 +97,13 @@ const PERL_TABLE = 'sessions';
  */
 function perlFlavor<A extends PerlIdArgs>(kind: string, accepted: readonly string[], build: (args: Record<string, unknown>) => Promise<SessionParts>): ConfiguredFlavor<A> {
   const known = new Set(['length', ...accepted]);
-  return configuredFlavor<A>(`apache:${kind}`, (partArgs) => {
+  const cacheKind = `apache:${kind}`;
+  return configuredFlavor<A>(cacheKind, (partArgs) => {
     const unknown = Object.keys(partArgs).find((key) => !known.has(key));
     if (unknown !== undefined) {
       return Promise.reject(new TypeError(`Unknown argument "${unknown}" for tied/apache ${kind}; it takes ${[...known].join(', ')} (or Perl's names for them) and the open options ${[...OPEN_OPTION_NAMES].join(', ')}`));
     }
-    return cachedFlavor(`apache:${kind}`, partArgs, async () => defineSession(await build(partArgs)));
+    return cachedFlavor(cacheKind, partArgs, async () => defineSession(await build(partArgs)));
   });
 }
 

@@ -3,7 +3,7 @@ import {
   type Flavor, type OpenOptions, type Session, type SessionData,
 } from '@tied/core';
 import { cachedFlavor, closeCachedFlavors } from './flavor-cache.js';
-import { ourArgument } from './perl-arguments.js';
+import { ourName, ourValue } from './perl-arguments.js';
 import { checkPartArguments, makePart, type FlexRole } from './registry.js';
 
 /** Everything `openSession` takes: part names, the parts' own arguments, and open options. */
@@ -26,19 +26,20 @@ export function splitFlexArgs(args: FlexArgs): { names: Partial<Record<FlexRole,
   const names: Partial<Record<FlexRole, string>> = {};
   const partArgs: Record<string, unknown> = {};
   const options: Record<string, unknown> = {};
-  const givenAs = new Map<string, string>();
-  for (const [givenKey, givenValue] of Object.entries(args)) {
+  const givenKeys = Object.keys(args);
+  for (let index = 0; index < givenKeys.length; index++) {
+    const givenKey = givenKeys[index]!;
+    const givenValue: unknown = args[givenKey];
     if (givenValue === undefined) continue;
-    const [key, ourValue] = ourArgument(givenKey, givenValue);
+    const key = ourName(givenKey);
     const isRole = ROLE_NAMES.has(key);
-    const value = isRole ? String(ourValue) : ourValue;
+    const value = isRole ? String(givenValue) : ourValue(givenKey, givenValue);
     const target: Record<string, unknown> = isRole ? names : OPEN_OPTION_NAMES.has(key) ? options : partArgs;
     // Perl's name and ours for one argument (Directory and directory) must not disagree.
-    const earlier = givenAs.get(key);
-    if (earlier !== undefined && (isRole ? String(target[key]).toLowerCase() !== String(value).toLowerCase() : target[key] !== value)) {
+    if (Object.hasOwn(target, key) && (isRole ? String(target[key]).toLowerCase() !== String(value).toLowerCase() : target[key] !== value)) {
+      const earlier = givenKeys.slice(0, index).findLast((other) => args[other] !== undefined && ourName(other) === key);
       throw new TypeError(`Flex arguments ${earlier} and ${givenKey} both set ${key}, to different values`);
     }
-    givenAs.set(key, givenKey);
     target[key] = value;
   }
   checkOpenOptions(options);
@@ -61,15 +62,24 @@ export function completeNames(names: Partial<Record<FlexRole, string>>, defaultS
 
 const kindOf = (names: Record<FlexRole, string>): string => [names.store, names.lock, names.generate, names.serialize].join('|').toLowerCase();
 
-/** The flavor that Flex names and part arguments make: built once, then reused until closed. */
-export function flexFlavor(names: Record<FlexRole, string>, partArgs: Record<string, unknown>): Promise<Flavor> {
-  checkPartArguments(names, partArgs, OPEN_OPTION_NAMES);
-  return cachedFlavor(kindOf(names), partArgs, async () => defineSession({
+/**
+ * The flavor that Flex names and part arguments make: built once, then reused until closed. The part
+ * arguments are checked when a flavor is built for them, not on every open.
+ */
+export function flexFlavor(names: Record<FlexRole, string>, partArgs: Record<string, unknown>, kind = kindOf(names)): Promise<Flavor> {
+  return cachedFlavor(kind, partArgs, () => {
+    checkPartArguments(names, partArgs, OPEN_OPTION_NAMES);
+    return buildFlexFlavor(names, partArgs);
+  });
+}
+
+async function buildFlexFlavor(names: Record<FlexRole, string>, partArgs: Record<string, unknown>): Promise<Flavor> {
+  return defineSession({
     store: await makePart('store', names.store, partArgs),
     locker: await makePart('lock', names.lock, partArgs),
     generator: await makePart('generate', names.generate, partArgs),
     serializer: await makePart('serialize', names.serialize, partArgs),
-  }));
+  });
 }
 
 /** A flavor whose parts come from each open's arguments (a pool, a url, a table, a directory). */
@@ -100,12 +110,14 @@ export function configuredFlavor<A extends OpenOptions>(
   kind: string | ((names: RoleNames) => readonly string[]),
   flavorOf: (partArgs: Record<string, unknown>, names: RoleNames) => Promise<Flavor>,
 ): ConfiguredFlavor<A> {
-  const split = (args: A | undefined) => splitFlexArgs({ ...args } as FlexArgs);
+  // Anything but an object is taken as its spread, so that undefined is no arguments.
+  const split = (args: A | undefined) => splitFlexArgs((typeof args === 'object' && args !== null ? args : { ...(args as object | undefined) }) as FlexArgs);
   const kindsOf = typeof kind === 'string' ? () => [kind] : kind;
   return {
     async open<T extends object = SessionData>(id?: string, args?: A): Promise<Session<T>> {
       const { names, partArgs, options } = split(args);
-      return (await flavorOf(partArgs, names)).open<T>(id as string, options);
+      const flavor = await flavorOf(partArgs, names);
+      return await flavor.open<T>(id as string, options);
     },
     async with<T extends object, R>(id: string | undefined, fn: (session: Session<T>) => R | Promise<R>, args?: A): Promise<R> {
       const { names, partArgs, options } = split(args);
@@ -125,17 +137,24 @@ export function configuredFlavor<A extends OpenOptions>(
 /**
  * A configured flavor over Flex part names (`MySQLSession` is the MySQL store and lock, nanoid,
  * superjson). `locks`: the lock names a caller may pick with the argument `lock` (the first of
- * `names.lock` alone by default); `close` without one closes the flavors of each.
+ * `names.lock` alone by default); `close` without one closes the flavors of each. Each choice's
+ * names and kind are made once.
  */
 export function configuredFlexFlavor<A extends OpenOptions>(names: Record<FlexRole, string>, locks: readonly string[] = [names.lock]): ConfiguredFlavor<A> {
-  const withLock = (lock: string | undefined): Record<FlexRole, string> => {
-    if (lock === undefined) return names;
-    const chosen = locks.find((name) => name.toLowerCase() === lock.toLowerCase());
-    if (chosen === undefined) throw new TypeError(`lock must be ${locks.map((name) => `'${name}'`).join(' or ')}, got ${JSON.stringify(lock)}`);
-    return { ...names, lock: chosen };
+  const choices = new Map(locks.map((lock) => {
+    const chosen = { ...names, lock };
+    return [lock.toLowerCase(), { names: chosen, kind: kindOf(chosen) }] as const;
+  }));
+  const choiceOf = (lock: string | undefined) => {
+    const choice = choices.get(String(lock ?? names.lock).toLowerCase());
+    if (choice === undefined) throw new TypeError(`lock must be ${locks.map((name) => `'${name}'`).join(' or ')}, got ${JSON.stringify(lock)}`);
+    return choice;
   };
   return configuredFlavor<A>(
-    (given) => (given.lock === undefined ? locks : [given.lock]).map((lock) => kindOf(withLock(lock))),
-    (partArgs, given) => flexFlavor(withLock(given.lock), partArgs),
+    (given) => (given.lock === undefined ? locks : [given.lock]).map((lock) => choiceOf(lock).kind),
+    (partArgs, given) => {
+      const { names: chosen, kind } = choiceOf(given.lock);
+      return flexFlavor(chosen, partArgs, kind);
+    },
   );
 }

@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { MemorySession, memoryStore, openSession, registerPart, tied, type Store } from 'tied';
+import { File } from 'tied/apache';
 
 describe('Flex: parts by name', () => {
   test('names are case-insensitive and the same names reuse one flavor (one memory store)', async () => {
@@ -59,6 +63,12 @@ describe('Flex: arguments are checked, and the callback form', () => {
     await expect(openSession(undefined, { store: 'Memory', lockTimeout: 'soon' as never })).rejects.toThrow(/lockTimeout has an invalid value/);
   });
 
+  test('an argument no part takes is refused on every open, not only the first', async () => {
+    for (let open = 0; open < 2; open++) {
+      await expect(openSession(undefined, { store: 'Memory', sise: 10 })).rejects.toThrow(/Unknown argument "sise"/);
+    }
+  });
+
   test('a user part that declares no arguments lets every argument through', async () => {
     registerPart('store', 'Open', () => ({ ...memoryStore(), name: 'open' }));
     await openSession.with(undefined, () => {}, { store: 'Open', lock: 'Null', anything: 1 });
@@ -69,5 +79,42 @@ describe('Flex: arguments are checked, and the callback form', () => {
     const id = await openSession.with(undefined, (session) => { session.n = 1; return session._session_id; }, args);
     await expect(openSession.with(id, (session) => { session.n = 2; throw new Error('boom'); }, args)).rejects.toThrow('boom');
     expect(await openSession.with(id, (session) => session.n, { ...args, readonly: true })).toBe(1);
+  });
+});
+
+describe('Flex: one flavor per configuration', () => {
+  test('the same arguments in another order find the same flavor; look-alike values do not', async () => {
+    const built: unknown[] = [];
+    registerPart('store', 'Counted', (args): Store => {
+      built.push({ ...args });
+      return { ...memoryStore(), name: 'counted' };
+    }, { arguments: ['label', 'other'] });
+    const open = async (args: Record<string, unknown>) => {
+      await openSession.with(undefined, () => {}, { store: 'Counted', lock: 'Memory', ...args });
+    };
+    await open({ label: 'x', other: true });
+    await open({ other: true, label: 'x' });
+    expect(built).toHaveLength(1);
+    // Each value below spells, run together with its name, like the arguments of another configuration.
+    await open({ label: 'x|5:other=t' });
+    await open({ label: 'x', other: 't' });
+    await open({ label: 1 });
+    await open({ label: '1' });
+    expect(built).toEqual([{ label: 'x', other: true }, { label: 'x|5:other=t' }, { label: 'x', other: 't' }, { label: 1 }, { label: '1' }]);
+  });
+
+  test('a closed flavor is not found again, in whatever order its arguments come', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'tied-flex-cache-'));
+    try {
+      const first = await File.flavor({ directory, lockDirectory: directory });
+      expect(await File.flavor({ lockDirectory: directory, directory })).toBe(first);
+      await File.close({ directory });
+      const second = await File.flavor({ lockDirectory: directory, directory });
+      expect(second).not.toBe(first);
+      expect(await File.flavor({ directory, lockDirectory: directory })).toBe(second);
+      await File.close();
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
