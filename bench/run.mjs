@@ -21,7 +21,7 @@ import { SESSION_COUNT } from './lib/workload.mjs';
 const USAGE = `Usage: node bench/run.mjs [options]
   --quick             a smoke check in under a minute (300 cycles, 1 round, 4 × 25 increments)
   --cycles N          measured cycles per run (default 3000)
-  --warmup N          unmeasured cycles before them (default 500)
+  --warmup N          unmeasured cycles before them (default 2000)
   --rounds N          interleaved rounds (default 5)
   --increments N      lost-update increments per process (default 250)
   --only a,b          targets by id, backend or kind (tied-file, mysql, peer, ...)
@@ -101,7 +101,7 @@ function readOptions() {
   return {
     quick: values.quick,
     cycles: count('cycles', 3000, 300),
-    warmup: count('warmup', 500, 100, 0),
+    warmup: count('warmup', 2000, 100, 0),
     rounds: count('rounds', 5, 1),
     increments: count('increments', 250, 25),
     workers: WORKERS,
