@@ -6,8 +6,8 @@
 const COLORS = { tied: '#2563eb', floor: '#6b7280', peer: '#f59e0b', perl: '#7c3aed', express: '#f59e0b' };
 const KIND_NAMES = { tied: 'tied', floor: 'raw-driver floor', peer: 'express-session store', perl: 'Perl Apache::Session' };
 
-const WIDTH = 960;
-const LABEL_WIDTH = 360;
+const WIDTH = 1080;
+const LABEL_WIDTH = 480;
 const BAR_LEFT = LABEL_WIDTH + 10;
 const BAR_RIGHT = WIDTH - 110;
 const BAR_HEIGHT = 18;
