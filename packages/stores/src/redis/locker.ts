@@ -1,4 +1,5 @@
 import { LockLostError, LockTimeoutError, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
+import { renewals } from '../renewals.js';
 import { sleep } from '../sleep.js';
 import { checkOptions, connect, type Connection, type RedisConnectionOptions } from './connection.js';
 import { checkPrefix, lockKey, newToken } from './keys.js';
@@ -74,31 +75,17 @@ export function redisLocker(options: RedisLockerOptions): Locker {
   const keyOf = (id: string) => lockKey(prefix, id);
   const turns = memoryLocker();
   const heldByLock = new WeakMap<Lock, Held>();
-  const renewed = new Set<Held>();
-  let renewal: NodeJS.Timeout | undefined;
+  const renewed = renewals<Held>(lease, (held) => { for (const each of held) void renew(each); });
 
   async function renew(held: Held): Promise<void> {
     if (held.renewing) return;
     held.renewing = true;
     try {
-      if ((await connection.run(RENEW, [keyOf(held.id)], [held.token, lease])) === 0) stopRenewing(held);
+      if ((await connection.run(RENEW, [keyOf(held.id)], [held.token, lease])) === 0) renewed.stop(held);
     } catch {
       // Tried again at the next tick; the lease outlasts two missed renewals.
     } finally {
       held.renewing = false;
-    }
-  }
-
-  function startRenewing(held: Held): void {
-    renewed.add(held);
-    renewal ??= setInterval(() => { for (const each of renewed) void renew(each); }, Math.floor(lease / 3)).unref();
-  }
-
-  function stopRenewing(held: Held): void {
-    renewed.delete(held);
-    if (renewed.size === 0 && renewal) {
-      clearInterval(renewal);
-      renewal = undefined;
     }
   }
 
@@ -113,7 +100,7 @@ export function redisLocker(options: RedisLockerOptions): Locker {
       },
     };
     heldByLock.set(lock, held);
-    startRenewing(held);
+    renewed.start(held);
     return lock;
   }
 
@@ -128,7 +115,7 @@ export function redisLocker(options: RedisLockerOptions): Locker {
   async function settle<T>(lock: Lock, finish: (token: string) => Promise<T>): Promise<T> {
     const held = heldOf(lock);
     held.ended = true;
-    stopRenewing(held);
+    renewed.stop(held);
     try {
       return await finish(held.token);
     } catch (error) {
@@ -181,8 +168,6 @@ export function redisLocker(options: RedisLockerOptions): Locker {
       return lock!;
     },
     async close() {
-      if (renewal) clearInterval(renewal);
-      renewal = undefined;
       renewed.clear();
       await connection.close();
     },

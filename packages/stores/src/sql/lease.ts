@@ -16,6 +16,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { BackendError, LockLostError, LockTimeoutError, abortReason, memoryLocker, type AcquireOptions, type Lock, type LockMode, type Locker } from '@tied/core';
+import { renewals } from '../renewals.js';
 import { sleep } from '../sleep.js';
 import { checkout, waitOf, type SqlDriver, type Wait } from './held.js';
 
@@ -177,8 +178,7 @@ export function leaseLocker<C>(backend: LeaseBackend<C>, options: LeaseOptions):
   const { driver, sql } = backend;
   const turns = memoryLocker();
   const heldByLock = new WeakMap<Lock, Held>();
-  const renewed = new Set<Held>();
-  let renewal: NodeJS.Timeout | undefined;
+  const renewed = renewals<Held>(lease, () => void renewAll());
   let renewing = false;
 
   const missingTable = (error: unknown): unknown => sql.isMissingTable(error)
@@ -199,14 +199,14 @@ export function leaseLocker<C>(backend: LeaseBackend<C>, options: LeaseOptions):
     if (renewing) return;
     renewing = true;
     try {
-      const all = [...renewed];
+      const all = [...renewed.held];
       for (let start = 0; start < all.length; start += RENEW_BATCH) {
         const batch = all.slice(start, start + RENEW_BATCH);
         const alive = sql.renewed(await run(sql.renew(batch, lease)));
         for (const held of batch) {
           if (!held.ended && !alive.has(held.token)) {
             held.lost = true;
-            stopRenewing(held);
+            renewed.stop(held);
           }
         }
       }
@@ -214,19 +214,6 @@ export function leaseLocker<C>(backend: LeaseBackend<C>, options: LeaseOptions):
       // Tried again at the next tick; a lease outlasts two missed renewals.
     } finally {
       renewing = false;
-    }
-  }
-
-  function startRenewing(held: Held): void {
-    renewed.add(held);
-    renewal ??= setInterval(() => void renewAll(), Math.floor(lease / 3)).unref();
-  }
-
-  function stopRenewing(held: Held): void {
-    renewed.delete(held);
-    if (renewed.size === 0 && renewal) {
-      clearInterval(renewal);
-      renewal = undefined;
     }
   }
 
@@ -243,7 +230,7 @@ export function leaseLocker<C>(backend: LeaseBackend<C>, options: LeaseOptions):
         if (held.lost) {
           // Nothing to write, and the lease is gone already: released all the same.
           held.ended = true;
-          stopRenewing(held);
+          renewed.stop(held);
           await turn.release();
           return;
         }
@@ -251,7 +238,7 @@ export function leaseLocker<C>(backend: LeaseBackend<C>, options: LeaseOptions):
       },
     };
     heldByLock.set(lock, held);
-    startRenewing(held);
+    renewed.start(held);
     return lock;
   }
 
@@ -267,13 +254,13 @@ export function leaseLocker<C>(backend: LeaseBackend<C>, options: LeaseOptions):
     const held = heldByLock.get(lock);
     if (held && !held.ended && held.lost) {
       held.ended = true;
-      stopRenewing(held);
+      renewed.stop(held);
       await held.turn.release();
       throw leaseLost(lock.id);
     }
     const live = heldOf(lock);
     live.ended = true;
-    stopRenewing(live);
+    renewed.stop(live);
     try {
       return await finish(live.token);
     } catch (error) {
@@ -351,8 +338,6 @@ export function leaseLocker<C>(backend: LeaseBackend<C>, options: LeaseOptions):
       return backend.count((await run([sql.clean]))[0]);
     },
     async close() {
-      if (renewal) clearInterval(renewal);
-      renewal = undefined;
       renewed.clear();
       await backend.close();
     },
@@ -371,7 +356,7 @@ export function leaseLocker<C>(backend: LeaseBackend<C>, options: LeaseOptions):
       const held = heldByLock.get(lock);
       if (held && !held.ended) {
         held.lost = true;
-        stopRenewing(held);
+        renewed.stop(held);
       }
     },
   });
