@@ -1,15 +1,16 @@
-import { SessionNotFoundError, assertHeld, type AcquireOptions, type FusedAccess, type Lock, type LockMode, type Payload } from '@tied/core';
+import { SessionNotFoundError, assertHeld, separateAccess, type AcquireOptions, type FusedAccess, type LockMode } from '@tied/core';
 import { releaseRemovingLockFile, type FileLocker } from './locker.js';
 import type { FileStore } from './store.js';
 
 /**
  * How a file store and a file locker work together. There is no connection to share, so each step
- * is a call to one part, as `separateAccess` does; what the pair adds is that no lock file outlives
+ * is a call to one part, as in `separateAccess`, whose steps it takes; what the pair adds is that no lock file outlives
  * its session: opening an absent id, or deleting a session, unlinks the lock file with the lock —
  * when the lock is held exclusively at that moment (see `releaseRemovingLockFile`).
  */
 export function fileAccess(store: FileStore, locker: FileLocker): FusedAccess {
   return {
+    ...separateAccess(store, locker),
     async lockAndMaterialize(id: string, mode: LockMode, options: AcquireOptions) {
       const lock = await locker.acquire(id, mode, options);
       try {
@@ -17,30 +18,6 @@ export function fileAccess(store: FileStore, locker: FileLocker): FusedAccess {
       } catch (error) {
         await (error instanceof SessionNotFoundError ? releaseRemovingLockFile(lock) : lock.release());
         throw error;
-      }
-    },
-    async lockAndInsert(id: string, data: Payload, options: AcquireOptions): Promise<Lock> {
-      const lock = await locker.acquire(id, 'write', options);
-      try {
-        await store.insert(id, data);
-      } catch (error) {
-        await lock.release();
-        throw error;
-      }
-      return lock;
-    },
-    async updateLocked(lock, id, data) {
-      assertHeld(lock, id);
-      await store.update(id, data);
-    },
-    async updateAndRelease(lock, id, data) {
-      try {
-        if (data !== undefined) {
-          assertHeld(lock, id);
-          await store.update(id, data);
-        }
-      } finally {
-        await lock.release();
       }
     },
     async removeAndRelease(lock, id) {
